@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The header every scheduler's BPF code includes first.
+ *
+ * It pulls in the kernel's types and kfunc prototypes (vmlinux.h, generated from a Debian
+ * sched_ext kernel's BTF, see scripts/gen-vmlinux-h.sh) and libbpf's helper macros, then adds
+ * the few things every sched_ext scheduler needs and libbpf does not provide: a way to declare
+ * struct_ops callbacks, printf-style error and exit reporting, and small utilities.
+ *
+ * Kernel-version differences live in compat.bpf.h, which this header includes, so a scheduler
+ * written against it loads on every kernel from 6.12 on.
+ */
+#ifndef __SCX_COMMON_BPF_H
+#define __SCX_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/*
+ * A sched_ext_ops callback: BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 flags).
+ * Callbacks that may sleep (init, exit, init_task, cgroup_init, ...) use the sleepable form,
+ * which lets them call scx_bpf_create_dsq() and other sleepable kfuncs.
+ */
+#define BPF_STRUCT_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+#define BPF_STRUCT_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
+
+/*
+ * The kernel's reporting kfuncs take a format string and an array of u64 arguments. These
+ * macros pack the arguments with libbpf's ___bpf_fill so callers can write printf-style code.
+ * The format string lives in .rodata; all arguments are widened to u64.
+ */
+#define __scx_pack_args(fmt, args...)                                        \
+	static char ___fmt[] = fmt;                                              \
+	unsigned long long ___param[___bpf_narg(args)];                          \
+	_Pragma("GCC diagnostic push")                                            \
+	_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")                   \
+	___bpf_fill(___param, args);                                              \
+	_Pragma("GCC diagnostic pop")
+
+/* End the scheduler with SCX_EXIT_ERROR_BPF; the message reaches the loader's exit report. */
+#define scx_bpf_error(fmt, args...)                                           \
+	({                                                                       \
+		__scx_pack_args(fmt, ##args);                                        \
+		scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));              \
+	})
+
+/*
+ * End the scheduler on purpose with SCX_EXIT_UNREG_BPF and an exit code. The low 32 bits are
+ * the scheduler's own; SCX_ECODE_ACT_RESTART asks the loader to attach again.
+ */
+#define scx_bpf_exit(code, fmt, args...)                                      \
+	({                                                                       \
+		__scx_pack_args(fmt, ##args);                                        \
+		scx_bpf_exit_bstr(code, ___fmt, ___param, sizeof(___param));         \
+	})
+
+/* Write a line into the kernel's debug dump (from ops.dump*). */
+#define scx_bpf_dump(fmt, args...)                                            \
+	({                                                                       \
+		__scx_pack_args(fmt, ##args);                                        \
+		scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));               \
+	})
+
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#endif
+#ifndef WRITE_ONCE
+#define WRITE_ONCE(x, val) ((*(volatile typeof(x) *)&(x)) = (val))
+#endif
+
+#define scx_min(a, b) ((a) < (b) ? (a) : (b))
+#define scx_max(a, b) ((a) > (b) ? (a) : (b))
+#define scx_clamp(v, lo, hi) scx_min(scx_max((v), (lo)), (hi))
+
+/* Did vtime a come before vtime b? Correct across u64 wrap-around. */
+static __always_inline bool vtime_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+/* bpf_cpumask and cpumask are the same bits; kfuncs that only read take the latter. */
+static __always_inline const struct cpumask *cast_mask(struct bpf_cpumask *mask)
+{
+	return (const struct cpumask *)mask;
+}
+
+/* Store a new bpf_cpumask into a map field, releasing the one that was there. */
+static __always_inline void scx_cpumask_swap(struct bpf_cpumask **slot, struct bpf_cpumask *mask)
+{
+	struct bpf_cpumask *old = bpf_kptr_xchg(slot, mask);
+
+	if (old)
+		bpf_cpumask_release(old);
+}
+
+#include "compat.bpf.h"
+#include "user_exit_info.bpf.h"
+
+#endif /* __SCX_COMMON_BPF_H */
