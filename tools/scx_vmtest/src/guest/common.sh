@@ -1,0 +1,173 @@
+# Helpers shared by the scheduler scenarios (sourced by the script scx_vmtest generates).
+#
+# Inputs (exported by the host): VMTEST_KERNEL, LOAD_SECS, HACKBENCH_ARGS, RESP_LIMIT_CS.
+# Every scenario function prints the scheduler's log and one RESULT line.
+
+SCX=/sys/kernel/sched_ext
+
+# Time since boot in centiseconds (/proc/uptime always has two decimals).
+now_cs() {
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
+scx_state() {
+	cat "$SCX/state" 2>/dev/null || echo missing
+}
+
+scx_ops() {
+	ops=$(cat "$SCX/root/ops" 2>/dev/null)
+	echo "${ops:--}"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	[ -e "/proc/$1/status" ] || return 1
+	! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# wait_state STATE SECS [PID]: poll until sched_ext reaches STATE (0) or SECS pass (1).
+# With PID, also give up early (2) when that process is gone.
+wait_state() {
+	_limit=$(($(now_cs) + $2 * 100))
+	while [ "$(scx_state)" != "$1" ]; do
+		[ "$(now_cs)" -ge "$_limit" ] && return 1
+		if [ -n "$3" ] && ! alive "$3"; then
+			# One last look: the state may have flipped just before the exit.
+			[ "$(scx_state)" = "$1" ] && return 0
+			return 2
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+# wait_gone PID SECS: poll until PID has exited (0) or SECS pass (1).
+wait_gone() {
+	_limit=$(($(now_cs) + $2 * 100))
+	while alive "$1"; do
+		[ "$(now_cs)" -ge "$_limit" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# Mark the kernel log so that dmesg_since can cut out what one check produced.
+dmesg_mark() {
+	DMESG_TAG="scx_vmtest: check $1 begins"
+	echo "$DMESG_TAG" >/dev/kmsg
+}
+
+dmesg_since() {
+	dmesg | awk -v tag="$DMESG_TAG" 'index($0, tag) { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }'
+}
+
+# has_oops FILE / has_bpf_error FILE: print yes or no.
+has_oops() {
+	if grep -qE 'Oops|BUG:|WARNING:|Call Trace' "$1"; then echo yes; else echo no; fi
+}
+has_bpf_error() {
+	if grep -qE 'sched_ext: .*(error|errored|stall)' "$1"; then echo yes; else echo no; fi
+}
+
+# start_sched IDX PATH ARGS: start the scheduler in the background; sets SCHED_PID, SCHED_LOG.
+start_sched() {
+	SCHED_LOG=/tmp/sched.$1.log
+	# shellcheck disable=SC2086 # ARGS is a space-separated argument string on purpose.
+	# guest-exec restores SIGINT, which the shell ignores for background commands.
+	/vmtest/scx_vmtest guest-exec -- "$2" $3 >"$SCHED_LOG" 2>&1 &
+	SCHED_PID=$!
+}
+
+# attach: wait for the scheduler to be enabled; sets ATTACHED and OPS.
+attach() {
+	ATTACHED=no
+	OPS=-
+	if wait_state enabled 30 "$SCHED_PID"; then
+		ATTACHED=yes
+		OPS=$(scx_ops)
+	fi
+}
+
+# stop_sched: end the scheduler (SIGINT, then SIGKILL after 15 s); sets EXIT.
+stop_sched() {
+	kill -INT "$SCHED_PID" 2>/dev/null
+	if ! wait_gone "$SCHED_PID" 15; then
+		echo "scx_vmtest: scheduler ignored SIGINT for 15 s, sending SIGKILL"
+		kill -KILL "$SCHED_PID" 2>/dev/null
+		wait_gone "$SCHED_PID" 10
+	fi
+	wait "$SCHED_PID"
+	EXIT=$?
+}
+
+# load_start: start hackbench and stress-ng in the background; sets HB_PID, SN_PID.
+load_start() {
+	LOAD_T0=$(now_cs)
+	# shellcheck disable=SC2086
+	hackbench $HACKBENCH_ARGS >/tmp/hackbench.log 2>&1 &
+	HB_PID=$!
+	stress-ng --cpu $(($(nproc) * 2)) --timeout "${LOAD_SECS}s" --temp-path /tmp \
+		>/tmp/stress-ng.log 2>&1 &
+	SN_PID=$!
+}
+
+# load_finish: wait for the load (at most LOAD_SECS + 120 s) while probing that a shell
+# still gets the CPU: a `sleep 0.1` loop records its worst iteration (RESP_MAX_CS).
+# Sets LOAD (ok/fail/timeout), RESPONSIVE, HB_RC, SN_RC, HB_CS, LOAD_CS.
+load_finish() {
+	_limit=$((LOAD_T0 + (LOAD_SECS + 120) * 100))
+	RESP_MAX_CS=0
+	PROBES=0
+	HB_CS=-
+	_last=$(now_cs)
+	LOAD=ok
+	while alive "$HB_PID" || alive "$SN_PID"; do
+		sleep 0.1
+		_t=$(now_cs)
+		[ $((_t - _last)) -gt "$RESP_MAX_CS" ] && RESP_MAX_CS=$((_t - _last))
+		_last=$_t
+		PROBES=$((PROBES + 1))
+		if [ "$HB_CS" = - ] && ! alive "$HB_PID"; then HB_CS=$((_t - LOAD_T0)); fi
+		if [ "$_t" -ge "$_limit" ]; then
+			LOAD=timeout
+			kill -KILL "$HB_PID" "$SN_PID" 2>/dev/null
+			killall -KILL hackbench stress-ng 2>/dev/null
+			break
+		fi
+	done
+	wait "$HB_PID"
+	HB_RC=$?
+	wait "$SN_PID"
+	SN_RC=$?
+	LOAD_CS=$(($(now_cs) - LOAD_T0))
+	[ "$LOAD" = ok ] && { [ "$HB_RC" -ne 0 ] || [ "$SN_RC" -ne 0 ]; } && LOAD=fail
+	if [ "$RESP_MAX_CS" -le "$RESP_LIMIT_CS" ]; then RESPONSIVE=yes; else RESPONSIVE=no; fi
+	if [ "$LOAD" != ok ]; then
+		echo "scx_vmtest: load $LOAD: hackbench exit $HB_RC, stress-ng exit $SN_RC"
+		tail -n 20 /tmp/hackbench.log /tmp/stress-ng.log
+	fi
+}
+
+# print_log NAME: the scheduler's output, framed.
+print_log() {
+	echo "---- log of $1 (exit $EXIT) ----"
+	cat "$SCHED_LOG"
+	echo "---- end of log of $1 ----"
+}
+
+# print_dmesg FILE: the kernel messages of one check, when they matter.
+print_dmesg() {
+	echo "---- kernel messages during this check ----"
+	grep -E 'sched_ext|Oops|BUG:|WARNING:|Call Trace|RIP:' "$1" | head -n 60
+	echo "---- end of kernel messages ----"
+}
+
+# wait_idle: before a check, the previous scheduler must be gone.
+wait_idle() {
+	[ -d "$SCX" ] || {
+		echo "scx_vmtest: $SCX is missing: this kernel has no sched_ext"
+		return 1
+	}
+	wait_state disabled 15
+}

@@ -1,0 +1,292 @@
+//! scx_vmtest: boot a real sched_ext kernel under qemu and prove schedulers in it.
+//!
+//! See README.md for usage, the cache layout, the scenarios and the result format.
+
+mod kernel;
+mod sched;
+mod topology;
+mod vm;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use kernel::KernelSpec;
+use std::path::PathBuf;
+use std::time::Duration;
+use topology::Topology;
+
+/// Exit status when the guest did not finish in time (qemu was killed).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// Exit status when the guest died before the end marker (panic, oops in init, ...).
+pub const EXIT_DIED: i32 = 125;
+/// Exit status for host-side errors (no kernel, qemu missing, bad arguments to files, ...).
+pub const EXIT_HOST_ERROR: i32 = 126;
+
+#[derive(Parser)]
+#[command(
+    name = "scx_vmtest",
+    version,
+    about = "Boot a real sched_ext kernel under qemu (TCG) and test BPF schedulers in it",
+    long_about = "Boot a real sched_ext kernel under qemu (software emulation, TCG) and test \
+BPF schedulers in it.\n\nKernels are Debian trixie-backports linux-binary-<ver>+deb13-amd64 \
+packages, fetched through this machine's apt mirror into a private apt state and cached under \
+$SCX_VMTEST_CACHE, else $XDG_CACHE_HOME/scx_vmtest, else ~/.cache/scx_vmtest.\n\nExit status: \
+the script's status (run), 0/1 for all-PASS/some-FAIL (sched), 124 if the guest timed out, 125 \
+if the guest died before finishing (panic), 126 for host-side errors."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct KernelArg {
+    /// Kernel to boot: `default` (pinned 7.3.4), `newest`, a series like `7.3` or `6.19`
+    /// (its pinned version if the archive has it, else the series' newest), or an exact
+    /// version like `7.3.4`.
+    #[arg(long, short = 'k', default_value = "default", value_name = "SPEC")]
+    kernel: KernelSpec,
+}
+
+#[derive(Args, Clone)]
+struct MachineArgs {
+    /// Guest CPU topology: `sockets=S,cores=C,threads=T[,nodes=N]` or `cpus=N[,nodes=N]`.
+    /// Nodes split sockets (or CPUs) evenly; memory is divided between nodes.
+    #[arg(long, short = 't', default_value = "cpus=2", value_name = "TOPO")]
+    topology: Topology,
+
+    /// Guest memory in MiB (total over all nodes).
+    #[arg(long, short = 'm', default_value_t = 1024, value_name = "MiB")]
+    memory: u32,
+
+    /// Print the guest's dmesg (taken after the script) on stderr.
+    #[arg(long)]
+    dmesg: bool,
+
+    /// Print the qemu command line and the kernel console on stderr.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Resolve, fetch and cache a kernel; print the path of its vmlinuz (or vmlinux).
+    Kernel {
+        #[command(flatten)]
+        kernel: KernelArg,
+        /// Also extract the uncompressed ELF vmlinux (for BTF / vmlinux.h) and print its
+        /// path instead.
+        #[arg(long)]
+        vmlinux: bool,
+    },
+    /// Boot a guest and run a shell script in it; exit with the script's status.
+    ///
+    /// The guest has busybox, hackbench, stress-ng and every --file (with the shared
+    /// libraries ldd lists for it). /init mounts proc, sysfs, devtmpfs, bpffs, debugfs,
+    /// tracefs and cgroup2, runs SCRIPT with /bin/sh in /root and powers off. The script's
+    /// stdout+stderr is printed on stdout as it runs.
+    Run {
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Copy a host file into the guest (default guest path /usr/bin/<basename>).
+        #[arg(long, short = 'f', value_name = "HOST[:GUEST]")]
+        file: Vec<String>,
+        /// Give up (and kill qemu) after this many seconds.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        timeout: u64,
+        /// The shell script to run in the guest (one argument; use quotes).
+        #[arg(last = true, required = true, value_name = "SCRIPT")]
+        script: Vec<String>,
+    },
+    /// Run the standard checks on one or more schedulers, all in one boot.
+    ///
+    /// Each --sched is PATH[:ARGS]; ARGS is a space-separated argument string. Every
+    /// scheduler is checked in turn and reported as one line:
+    ///
+    /// RESULT sched=<name> kernel=<ver> scenario=<s> attached=yes|no ops=<name>|- ...
+    /// verdict=PASS|FAIL
+    ///
+    /// Scenarios:
+    ///  attach-load-detach: attach, run hackbench + stress-ng, check the guest stays
+    ///   responsive and the scheduler stays enabled, SIGINT, expect a clean exit (0) and
+    ///   detach, no oops / BPF error in dmesg.
+    ///  sigkill: attach, start load, kill -9 the loader; expect detach within 10 s, the load
+    ///   to complete, no oops.
+    ///  expect-stall: for deliberately broken schedulers that never dispatch tasks whose comm
+    ///   is `stallme`. The check starts a CPU-bound script /tmp/stallme and expects the
+    ///   kernel watchdog to eject the scheduler by itself, the loader to exit non-zero and
+    ///   its output to mention "stall".
+    Sched {
+        #[command(flatten)]
+        kernel: KernelArg,
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Scheduler to check: PATH[:ARGS] (repeatable; checked one after the other).
+        #[arg(
+            long = "sched",
+            short = 's',
+            required = true,
+            value_name = "PATH[:ARGS]"
+        )]
+        scheds: Vec<String>,
+        /// Check to run on every scheduler.
+        #[arg(long, value_enum, default_value_t = sched::Scenario::AttachLoadDetach)]
+        scenario: sched::Scenario,
+        /// Seconds of stress-ng load (attach-load-detach, sigkill).
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        load_secs: u32,
+        /// Extra file for the guest, as in `run` (e.g. a helper the scheduler needs).
+        #[arg(long, short = 'f', value_name = "HOST[:GUEST]")]
+        file: Vec<String>,
+        /// Give up (and kill qemu) after this many seconds [default: computed from the
+        /// number of schedulers and the scenario].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// (Inside the guest) exec a command with SIGINT and SIGQUIT at their defaults.
+    ///
+    /// A non-interactive shell starts background commands with SIGINT ignored; schedulers
+    /// are started through this so that SIGINT reaches them as it would from a terminal.
+    #[command(hide = true)]
+    GuestExec {
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+}
+
+/// Reset the signals a background job inherits as ignored, then exec `argv`.
+fn guest_exec(argv: &[String]) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: installing the default disposition has no memory-safety preconditions.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    let err = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+    anyhow::Error::new(err).context(format!("exec {}", argv[0]))
+}
+
+/// `HOST[:GUEST]` → (host path, guest path).
+pub fn parse_file_arg(s: &str) -> Result<(PathBuf, String)> {
+    let (host, guest) = match s.split_once(':') {
+        Some((h, g)) => (PathBuf::from(h), g.to_string()),
+        None => {
+            let h = PathBuf::from(s);
+            let name = h
+                .file_name()
+                .with_context(|| format!("--file '{s}' has no file name"))?
+                .to_string_lossy()
+                .to_string();
+            (h, format!("/usr/bin/{name}"))
+        }
+    };
+    if !host.is_file() {
+        bail!("--file: '{}' is not a file", host.display());
+    }
+    if !guest.starts_with('/') {
+        bail!("--file: guest path '{guest}' must be absolute");
+    }
+    Ok((host, guest))
+}
+
+fn cmd_run(
+    kernel: KernelSpec,
+    machine: MachineArgs,
+    files: Vec<String>,
+    timeout: u64,
+    script: Vec<String>,
+) -> Result<i32> {
+    let k = kernel::resolve(&kernel)?;
+    let mut root = vm::Initramfs::new()?;
+    for f in &files {
+        let (host, guest) = parse_file_arg(f)?;
+        root.add_binary(&host, &guest)?;
+    }
+    let cfg = vm::VmConfig {
+        kernel: &k,
+        topology: machine.topology,
+        memory_mib: machine.memory,
+        timeout: Duration::from_secs(timeout),
+        script: script.join(" ") + "\n",
+        env: vec![("VMTEST_KERNEL".into(), k.version.to_string())],
+        stream: true,
+        verbose: machine.verbose,
+    };
+    let res = vm::run(&cfg, root)?;
+    if machine.dmesg {
+        eprintln!("---- guest dmesg ----\n{}---- end of dmesg ----", res.dmesg);
+    }
+    Ok(report_outcome(&res, timeout))
+}
+
+/// Print a clear message for a guest that did not finish; return the exit status.
+pub fn report_outcome(res: &vm::VmResult, timeout: u64) -> i32 {
+    match &res.outcome {
+        vm::Outcome::Finished { status } => *status,
+        vm::Outcome::Timeout => {
+            eprintln!(
+                "scx_vmtest: ERROR: the guest did not finish within {timeout} s; qemu was \
+                 killed. Last kernel console lines:\n{}",
+                res.console_tail(40)
+            );
+            EXIT_TIMEOUT
+        }
+        vm::Outcome::Died { qemu_status } => {
+            eprintln!(
+                "scx_vmtest: ERROR: the guest died before the script finished ({qemu_status}) \
+                 after {:.1} s (kernel panic or oops?). Last kernel console lines:\n{}",
+                res.elapsed.as_secs_f64(),
+                res.console_tail(60)
+            );
+            EXIT_DIED
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Kernel { kernel, vmlinux } => kernel::resolve(&kernel.kernel).and_then(|k| {
+            let p = if vmlinux { k.vmlinux()? } else { k.vmlinuz() };
+            println!("{}", p.display());
+            Ok(0)
+        }),
+        Cmd::GuestExec { argv } => Err(guest_exec(&argv)),
+        Cmd::Run {
+            kernel,
+            machine,
+            file,
+            timeout,
+            script,
+        } => cmd_run(kernel.kernel, machine, file, timeout, script),
+        Cmd::Sched {
+            kernel,
+            machine,
+            scheds,
+            scenario,
+            load_secs,
+            file,
+            timeout,
+        } => sched::cmd_sched(sched::SchedOpts {
+            kernel: kernel.kernel,
+            topology: machine.topology,
+            memory_mib: machine.memory,
+            dmesg: machine.dmesg,
+            verbose: machine.verbose,
+            scheds,
+            scenario,
+            load_secs,
+            files: file,
+            timeout,
+        }),
+    };
+    match res {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("scx_vmtest: error: {e:#}");
+            std::process::exit(EXIT_HOST_ERROR);
+        }
+    }
+}
