@@ -33,7 +33,7 @@ pub struct TaskPelt {
     pub avg: SchedAvg,
     /// The load weight used while queued (1024 for nice 0).
     pub weight: u64,
-    /// CPU whose [`CpuPelt`] holds this task's contribution, or -1.
+    /// CPU whose [`CpuPelt`] holds this task's contribution (meaningful while `on_rq`).
     pub cpu: i32,
     /// Non-zero while the task is on a run queue (runnable).
     pub on_rq: u8,
@@ -50,12 +50,12 @@ impl Default for TaskPelt {
 }
 
 impl TaskPelt {
-    /// A zeroed, sleeping task with `cpu` -1 and weight 1024.
+    /// A zeroed, sleeping task (as BPF task storage creates it); `runnable` sets the weight.
     pub const fn new() -> Self {
         TaskPelt {
             avg: SchedAvg::new(),
-            weight: 1024,
-            cpu: -1,
+            weight: 0,
+            cpu: 0,
             on_rq: 0,
             running: 0,
             _pad: 0,
