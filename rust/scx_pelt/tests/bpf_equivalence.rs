@@ -214,11 +214,7 @@ fn bpf_matches_rust() {
         } else {
             ctx.load = rng.gen_range(0..2);
             ctx.runnable = ctx.load;
-            ctx.running = if ctx.load == 1 {
-                rng.gen_range(0..2)
-            } else {
-                rng.gen_range(0..2)
-            };
+            ctx.running = rng.gen_range(0..2);
             ctx.weight = weight(&mut rng) % 100_000;
         }
         check(&bpf, &mut ctx, steps);
