@@ -51,8 +51,8 @@ impl Scenario {
         match self {
             // attach 30 + load (load + 120) + detach 15 + kill 10 + slack
             Scenario::AttachLoadDetach | Scenario::Sigkill => 220 + load,
-            // attach 30 + eject 60 + exit 15 + stop 25 + slack
-            Scenario::ExpectStall => 180,
+            // attach 30 + eject 90 + exit 15 + stop 25 + slack
+            Scenario::ExpectStall => 200,
         }
     }
 }
@@ -188,6 +188,31 @@ pub fn cmd_sched(o: SchedOpts) -> Result<i32> {
     if vm_ok && vm_status != 0 {
         eprintln!("scx_vmtest: the guest script exited with {vm_status}");
     }
+    // Every scheduler gets a RESULT line on stdout, even when the guest never printed one.
+    let why_missing = match res.outcome {
+        vm::Outcome::Timeout => "vm_timeout",
+        vm::Outcome::Died { .. } => "vm_died",
+        vm::Outcome::Finished { .. } => "no_result",
+    };
+    let synthesized: Vec<String> = scheds
+        .iter()
+        .skip(results.len())
+        .map(|s| {
+            format!(
+                "RESULT sched={} kernel={} scenario={} verdict=FAIL why={why_missing}",
+                s.name,
+                k.version,
+                o.scenario.name()
+            )
+        })
+        .collect();
+    for l in &synthesized {
+        println!("{l}");
+    }
+    let results: Vec<&str> = results
+        .into_iter()
+        .chain(synthesized.iter().map(|s| s.as_str()))
+        .collect();
     println!(
         "==== scx_vmtest summary: kernel {} scenario {} topology {} ({:.1} s) ====",
         k.version,
@@ -204,28 +229,12 @@ pub fn cmd_sched(o: SchedOpts) -> Result<i32> {
         if !pass {
             failed += 1;
         }
-        match line {
-            Some(l) => println!(
-                "{} {:<24} {}",
-                if pass { "PASS" } else { "FAIL" },
-                s.name,
-                l
-            ),
-            None => {
-                let why = match res.outcome {
-                    vm::Outcome::Timeout => "vm_timeout",
-                    vm::Outcome::Died { .. } => "vm_died",
-                    vm::Outcome::Finished { .. } => "no_result",
-                };
-                println!(
-                    "FAIL {:<24} RESULT sched={} kernel={} scenario={} verdict=FAIL why={why}",
-                    s.name,
-                    s.name,
-                    k.version,
-                    o.scenario.name()
-                );
-            }
-        }
+        println!(
+            "{} {:<24} {}",
+            if pass { "PASS" } else { "FAIL" },
+            s.name,
+            line.unwrap_or("")
+        );
     }
     println!(
         "==== {} passed, {} failed ====",

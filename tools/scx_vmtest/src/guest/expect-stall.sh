@@ -3,7 +3,8 @@
 # Contract with the scheduler under test: its BPF side never dispatches tasks whose comm is
 # "stallme". After attach, this check starts /tmp/stallme, a CPU-bound shell script (a
 # script run directly gets its file name as comm). The scheduler passes when, without any
-# signal from us, sched_ext reaches state disabled within 60 s, the loader exits by itself
+# signal from us, sched_ext reaches state disabled within 90 s (the watchdog
+# fires between timeout_ms and 1.5 x timeout_ms, at most 45 s with the 30 s default), the loader exits by itself
 # with a non-zero status, its output mentions the stall (case-insensitive "stall"), and
 # there is no oops.
 
@@ -20,7 +21,7 @@ check() {
 		t0=$(now_cs)
 		/tmp/stallme &
 		STALL_PID=$!
-		wait_state disabled 60 && EJECTED=yes
+		wait_state disabled 90 && EJECTED=yes
 		echo "METRIC sched=$name eject_cs=$(($(now_cs) - t0))"
 		wait_gone "$SCHED_PID" 15 && SELF_EXIT=yes
 	else
