@@ -65,22 +65,36 @@ impl SysfsRoot {
     }
 }
 
-/// Contents of `path`, trimmed; `None` if it does not exist.
+/// Contents of `path`, trimmed (whitespace and NULs); `None` if it does
+/// not exist. One `open`, one `read` and one `close` for files up to 4 KiB
+/// (every sysfs attribute).
 pub fn read_opt(path: &Path) -> Result<Option<String>> {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if missing(&e) => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
-    let mut s = String::with_capacity(64);
-    match f.read_to_string(&mut s) {
-        Ok(_) => Ok(Some(
-            s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
-                .to_string(),
-        )),
-        Err(e) if missing(&e) || e.kind() == ErrorKind::InvalidData => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    let mut buf = [0u8; 4096];
+    let mut data: Vec<u8> = Vec::new();
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if missing(&e) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
     }
+    let s = String::from_utf8_lossy(&data);
+    Ok(Some(
+        s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+            .to_string(),
+    ))
 }
 
 fn missing(e: &std::io::Error) -> bool {

@@ -242,17 +242,9 @@ pub struct Topology {
     packages: Vec<Package>,
 }
 
-/// Raw per-CPU facts read from `cpuN/`.
+/// Raw per-CPU facts read from `cpuN/` for every online CPU.
 #[derive(Default)]
 struct RawCpu {
-    core_mask: Option<Cpumask>,
-    pkg_mask: Option<Cpumask>,
-    die_mask: Option<Cpumask>,
-    cluster_mask: Option<Cpumask>,
-    package_id: Option<i64>,
-    die_id: Option<i64>,
-    cluster_id: Option<i64>,
-    core_id: Option<i64>,
     l2: Option<CacheInfo>,
     l3: Option<CacheInfo>,
     llc: Option<CacheInfo>,
@@ -266,83 +258,213 @@ fn cpu_dir(root: &SysfsRoot, cpu: usize) -> PathBuf {
     root.join(format!("{CPU_DIR}/cpu{cpu}"))
 }
 
-fn read_caches(dir: &Path, raw: &mut RawCpu) -> Result<()> {
-    let cache_dir = dir.join("cache");
-    let entries = match std::fs::read_dir(&cache_dir) {
-        Ok(e) => e,
-        Err(_) => return Ok(()),
-    };
-    let mut best: BTreeMap<u8, CacheInfo> = BTreeMap::new();
-    for ent in entries.flatten() {
-        let name = ent.file_name();
-        if !name.to_string_lossy().starts_with("index") {
-            continue;
-        }
-        let idx = ent.path();
-        let ty = read_opt(&idx.join("type"))?.unwrap_or_default();
-        if ty == "Instruction" {
-            continue;
-        }
-        let Some(level) = read_num::<u8>(&idx.join("level"))? else {
-            continue;
-        };
-        let cpus = match read_list(&idx.join("shared_cpu_list"))? {
-            Some(m) => Some(m),
-            None => sysfs::read_hex(&idx.join("shared_cpu_map"))?,
-        };
-        let Some(cpus) = cpus else {
-            continue;
-        };
-        let info = CacheInfo {
-            level,
-            id: read_num::<u64>(&idx.join("id"))?,
-            size: read_opt(&idx.join("size"))?.and_then(|s| sysfs::parse_size(&s)),
-            cpus,
-        };
-        // Prefer Unified over Data at the same level.
-        let replace = match best.get(&level) {
-            None => true,
-            Some(_) => ty == "Unified",
-        };
-        if replace {
-            best.insert(level, info);
-        }
-    }
-    raw.l2 = best.get(&2).cloned();
-    raw.l3 = best.get(&3).cloned();
-    raw.llc = best.into_values().next_back();
-    Ok(())
+/// A cache object as read from one `cache/indexM`.
+struct KnownCache {
+    unified: bool,
+    info: CacheInfo,
 }
 
-fn read_cpu(root: &SysfsRoot, cpu: usize) -> Result<RawCpu> {
+/// Reads `cache/index*` for each CPU, reusing what earlier CPUs reported:
+/// a CPU inside the shared set of every cache of an earlier CPU (its SMT
+/// siblings) gets that CPU's caches without reading; otherwise each index's
+/// `type` and `level` are read and a cache already known at that level and
+/// type whose shared set holds the CPU is reused.
+#[derive(Default)]
+struct CacheReader {
+    known: Vec<KnownCache>,
+    lists: Vec<Vec<usize>>,
+    same_as: BTreeMap<usize, usize>,
+}
+
+impl CacheReader {
+    fn read(&mut self, dir: &Path, cpu: usize, raw: &mut RawCpu) -> Result<()> {
+        let list = match self.same_as.get(&cpu) {
+            Some(&l) => self.lists[l].clone(),
+            None => {
+                let list = self.read_fresh(dir, cpu)?;
+                let mut common: Option<Cpumask> = None;
+                for &k in &list {
+                    let m = &self.known[k].info.cpus;
+                    common = Some(match common {
+                        None => m.clone(),
+                        Some(c) => c.and(m),
+                    });
+                }
+                if let Some(common) = common {
+                    let li = self.lists.len();
+                    self.lists.push(list.clone());
+                    for m in common.iter().filter(|&m| m > cpu) {
+                        self.same_as.entry(m).or_insert(li);
+                    }
+                }
+                list
+            }
+        };
+        // Per level, prefer Unified over Data.
+        let mut best: BTreeMap<u8, &KnownCache> = BTreeMap::new();
+        for &k in &list {
+            let kc = &self.known[k];
+            let e = best.entry(kc.info.level).or_insert(kc);
+            if kc.unified {
+                *e = kc;
+            }
+        }
+        raw.l2 = best.get(&2).filter(|k| k.unified).map(|k| k.info.clone());
+        raw.l3 = best.get(&3).filter(|k| k.unified).map(|k| k.info.clone());
+        raw.llc = best.values().next_back().map(|k| k.info.clone());
+        Ok(())
+    }
+
+    fn read_fresh(&mut self, dir: &Path, cpu: usize) -> Result<Vec<usize>> {
+        let mut list = Vec::new();
+        for i in 0..64 {
+            let idx = dir.join(format!("cache/index{i}"));
+            let Some(ty) = read_opt(&idx.join("type"))? else {
+                break;
+            };
+            if ty == "Instruction" {
+                continue;
+            }
+            let Some(level) = read_num::<u8>(&idx.join("level"))? else {
+                continue;
+            };
+            let unified = ty == "Unified";
+            if let Some(k) = self.known.iter().position(|k| {
+                k.info.level == level && k.unified == unified && k.info.cpus.test(cpu)
+            }) {
+                list.push(k);
+                continue;
+            }
+            let cpus = match read_list(&idx.join("shared_cpu_list"))? {
+                Some(m) => m,
+                None => match sysfs::read_hex(&idx.join("shared_cpu_map"))? {
+                    Some(m) => m,
+                    None => continue,
+                },
+            };
+            let mut cpus = cpus;
+            cpus.set(cpu);
+            self.known.push(KnownCache {
+                unified,
+                info: CacheInfo {
+                    level,
+                    id: read_num::<u64>(&idx.join("id"))?,
+                    size: read_opt(&idx.join("size"))?.and_then(|s| sysfs::parse_size(&s)),
+                    cpus,
+                },
+            });
+            list.push(self.known.len() - 1);
+        }
+        Ok(list)
+    }
+}
+
+/// Which optional per-CPU files exist, judged on the first online CPU.
+struct Probe {
+    die: bool,
+    cluster: bool,
+    capacity: bool,
+    freq: bool,
+}
+
+impl Probe {
+    fn new(root: &SysfsRoot, first: Option<usize>) -> Self {
+        let Some(c) = first else {
+            return Self {
+                die: false,
+                cluster: false,
+                capacity: false,
+                freq: false,
+            };
+        };
+        let d = cpu_dir(root, c);
+        let t = d.join("topology");
+        let any = |names: &[&str]| names.iter().any(|n| t.join(n).exists());
+        Self {
+            die: any(&["die_cpus_list", "die_cpus", "die_id"]),
+            cluster: any(&["cluster_cpus_list", "cluster_cpus", "cluster_id"]),
+            capacity: d.join("cpu_capacity").exists(),
+            freq: d.join("cpufreq/cpuinfo_max_freq").exists(),
+        }
+    }
+}
+
+fn read_cpu(
+    root: &SysfsRoot,
+    cpu: usize,
+    probe: &Probe,
+    caches: &mut CacheReader,
+) -> Result<RawCpu> {
     let dir = cpu_dir(root, cpu);
-    let topo = dir.join("topology");
-    let mut raw = RawCpu {
-        core_mask: match read_mask(&topo, "core_cpus")? {
-            Some(m) => Some(m),
-            None => read_mask(&topo, "thread_siblings")?,
-        },
-        pkg_mask: match read_mask(&topo, "package_cpus")? {
-            Some(m) => Some(m),
-            None => read_mask(&topo, "core_siblings")?,
-        },
-        die_mask: read_mask(&topo, "die_cpus")?,
-        cluster_mask: read_mask(&topo, "cluster_cpus")?,
-        package_id: read_num(&topo.join("physical_package_id"))?,
-        die_id: read_num(&topo.join("die_id"))?,
-        cluster_id: read_num(&topo.join("cluster_id"))?,
-        core_id: read_num(&topo.join("core_id"))?,
-        capacity: read_num(&dir.join("cpu_capacity"))?,
-        ..Default::default()
-    };
-    read_caches(&dir, &mut raw)?;
-    let freq = dir.join("cpufreq");
-    raw.max_freq = read_num(&freq.join("cpuinfo_max_freq"))?;
-    if raw.max_freq.is_some() {
-        raw.min_freq = read_num(&freq.join("cpuinfo_min_freq"))?;
-        raw.base_freq = read_num(&freq.join("base_frequency"))?;
+    let mut raw = RawCpu::default();
+    if probe.capacity {
+        raw.capacity = read_num(&dir.join("cpu_capacity"))?;
+    }
+    caches.read(&dir, cpu, &mut raw)?;
+    if probe.freq {
+        let freq = dir.join("cpufreq");
+        raw.max_freq = read_num(&freq.join("cpuinfo_max_freq"))?;
+        if raw.max_freq.is_some() {
+            raw.min_freq = read_num(&freq.join("cpuinfo_min_freq"))?;
+            raw.base_freq = read_num(&freq.join("base_frequency"))?;
+        }
     }
     Ok(raw)
+}
+
+/// A group mask and id read from a CPU's `topology/` directory, read only
+/// for the first CPU of each group.
+#[derive(Clone, Default)]
+struct GroupFacts {
+    mask: Option<Cpumask>,
+    id: Option<i64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Core,
+    Package,
+    Die,
+    Cluster,
+}
+
+impl Level {
+    fn files(self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Level::Core => (&["core_cpus", "thread_siblings"], "core_id"),
+            Level::Package => (&["package_cpus", "core_siblings"], "physical_package_id"),
+            Level::Die => (&["die_cpus"], "die_id"),
+            Level::Cluster => (&["cluster_cpus"], "cluster_id"),
+        }
+    }
+}
+
+struct TopoReader<'a> {
+    root: &'a SysfsRoot,
+    memo: BTreeMap<(Level, usize), GroupFacts>,
+}
+
+impl TopoReader<'_> {
+    fn get(&mut self, level: Level, cpu: usize) -> Result<GroupFacts> {
+        if let Some(f) = self.memo.get(&(level, cpu)) {
+            return Ok(f.clone());
+        }
+        let t = cpu_dir(self.root, cpu).join("topology");
+        let (masks, id) = level.files();
+        let mut mask = None;
+        for m in masks {
+            mask = read_mask(&t, m)?;
+            if mask.is_some() {
+                break;
+            }
+        }
+        let f = GroupFacts {
+            mask,
+            id: read_num(&t.join(id))?,
+        };
+        self.memo.insert((level, cpu), f.clone());
+        Ok(f)
+    }
 }
 
 /// Numbered subdirectories `<prefix>N` of `dir`.
@@ -365,8 +487,8 @@ fn numbered_entries(dir: &Path, prefix: &str) -> Option<Cpumask> {
 /// `(span(c) ∩ set ∩ untaken) ∪ {c}`. Returns groups and per-CPU group index.
 fn partition(
     set: &Cpumask,
-    mut span: impl FnMut(usize) -> Cpumask,
-) -> (Vec<Cpumask>, BTreeMap<usize, usize>) {
+    mut span: impl FnMut(usize) -> Result<Cpumask>,
+) -> Result<(Vec<Cpumask>, BTreeMap<usize, usize>)> {
     let mut taken = Cpumask::new();
     let mut groups = Vec::new();
     let mut of = BTreeMap::new();
@@ -374,7 +496,7 @@ fn partition(
         if taken.test(c) {
             continue;
         }
-        let mut g = span(c).and(set).andnot(&taken);
+        let mut g = span(c)?.and(set).andnot(&taken);
         g.set(c);
         for m in g.iter() {
             of.insert(m, groups.len());
@@ -382,7 +504,7 @@ fn partition(
         taken = taken.or(&g);
         groups.push(g);
     }
-    (groups, of)
+    Ok((groups, of))
 }
 
 /// Tier kinds from per-CPU performance values: uniform when all are within
@@ -497,10 +619,16 @@ impl Topology {
             active: read_opt(&cpu_base.join("smt/active"))?.map(|s| s == "1"),
         };
 
+        let probe = Probe::new(&root, online.first());
+        let mut cache_reader = CacheReader::default();
         let mut raws: BTreeMap<usize, RawCpu> = BTreeMap::new();
         for c in online.iter() {
-            raws.insert(c, read_cpu(&root, c)?);
+            raws.insert(c, read_cpu(&root, c, &probe, &mut cache_reader)?);
         }
+        let mut tr = TopoReader {
+            root: &root,
+            memo: BTreeMap::new(),
+        };
 
         // NUMA nodes.
         let node_base = root.join(NODE_DIR);
@@ -583,56 +711,96 @@ impl Topology {
             .collect();
 
         // LLCs: the highest-level cache each CPU reports, else its core,
-        // split at node boundaries.
-        let core_span = |c: usize| -> Cpumask {
-            raws.get(&c)
-                .and_then(|r| r.core_mask.clone())
-                .unwrap_or_else(|| Cpumask::from_cpus([c]))
+        // split at node boundaries. Cores split at LLC boundaries.
+        let node_of = |c: usize| cpu_node.get(&c).copied().unwrap_or(fallback_node);
+        let single = |c: usize| Cpumask::from_cpus([c]);
+        let (llc_groups, llc_of) = partition(&online, |c| {
+            let span = match raws.get(&c).and_then(|r| r.llc.as_ref()) {
+                Some(l) => l.cpus.clone(),
+                None => tr.get(Level::Core, c)?.mask.unwrap_or_else(|| single(c)),
+            };
+            Ok(span.and(&node_online[&node_of(c)]))
+        })?;
+        let (core_groups, core_of) = partition(&online, |c| {
+            let span = tr.get(Level::Core, c)?.mask.unwrap_or_else(|| single(c));
+            Ok(span.and(&llc_groups[llc_of[&c]]))
+        })?;
+        // Packages from package masks; without one, from package ids (all
+        // online CPUs with the same physical_package_id, or all of them).
+        let (pkg_groups, pkg_of) = partition(&online, |c| {
+            let f = tr.get(Level::Package, c)?;
+            if let Some(m) = f.mask {
+                return Ok(m);
+            }
+            let mut m = Cpumask::new();
+            for o in online.iter() {
+                if tr.get(Level::Package, o)?.id == f.id {
+                    m.set(o);
+                }
+            }
+            Ok(m)
+        })?;
+        let has_die = probe.die;
+        let has_cluster = probe.cluster;
+        let (die_groups, die_of) = partition(&online, |c| {
+            let pkg = &pkg_groups[pkg_of[&c]];
+            if !has_die {
+                return Ok(pkg.clone());
+            }
+            Ok(tr
+                .get(Level::Die, c)?
+                .mask
+                .unwrap_or_else(|| pkg.clone())
+                .and(pkg))
+        })?;
+        let (cluster_groups, cluster_of) = partition(&online, |c| {
+            if !has_cluster {
+                return Ok(single(c));
+            }
+            let die = &die_groups[die_of[&c]];
+            Ok(tr
+                .get(Level::Cluster, c)?
+                .mask
+                .unwrap_or_else(|| single(c))
+                .and(die))
+        })?;
+        // Ids are read once per group, from its first CPU.
+        let mut group_id = |level: Level, group: &Cpumask| -> Result<Option<i64>> {
+            match group.first() {
+                Some(f) => Ok(tr.get(level, f)?.id),
+                None => Ok(None),
+            }
         };
+        let mut core_ids = Vec::new();
+        for g in &core_groups {
+            core_ids.push(group_id(Level::Core, g)?);
+        }
+        let mut pkg_ids = Vec::new();
+        for g in &pkg_groups {
+            pkg_ids.push(group_id(Level::Package, g)?);
+        }
+        let mut die_ids = Vec::new();
+        for g in &die_groups {
+            die_ids.push(if has_die {
+                group_id(Level::Die, g)?
+            } else {
+                None
+            });
+        }
+        let mut cluster_ids = Vec::new();
+        for g in &cluster_groups {
+            cluster_ids.push(if has_cluster {
+                group_id(Level::Cluster, g)?
+            } else {
+                None
+            });
+        }
         let llc_span = |c: usize| -> Cpumask {
             match raws.get(&c).and_then(|r| r.llc.as_ref()) {
                 Some(l) => l.cpus.clone(),
-                None => core_span(c),
+                None => core_groups[core_of[&c]].clone(),
             }
         };
-        let node_of = |c: usize| cpu_node.get(&c).copied().unwrap_or(fallback_node);
-        let (llc_groups, llc_of) =
-            partition(&online, |c| llc_span(c).and(&node_online[&node_of(c)]));
-        let (core_groups, core_of) =
-            partition(&online, |c| core_span(c).and(&llc_groups[llc_of[&c]]));
-
-        // Packages from package masks; without any, from package ids.
-        let have_pkg_masks = raws.values().any(|r| r.pkg_mask.is_some());
-        let (pkg_groups, pkg_of) = partition(&online, |c| {
-            let r = &raws[&c];
-            if have_pkg_masks {
-                r.pkg_mask
-                    .clone()
-                    .unwrap_or_else(|| Cpumask::from_cpus([c]))
-            } else {
-                Cpumask::from_cpus(
-                    raws.iter()
-                        .filter(|(_, o)| o.package_id == r.package_id)
-                        .map(|(&k, _)| k),
-                )
-            }
-        });
-        let has_die = raws.values().any(|r| r.die_mask.is_some());
-        let has_cluster = raws.values().any(|r| r.cluster_mask.is_some());
-        let (die_groups, die_of) = partition(&online, |c| {
-            raws[&c]
-                .die_mask
-                .clone()
-                .unwrap_or_else(|| pkg_groups[pkg_of[&c]].clone())
-                .and(&pkg_groups[pkg_of[&c]])
-        });
-        let (_, cluster_of) = partition(&online, |c| {
-            raws[&c]
-                .cluster_mask
-                .clone()
-                .unwrap_or_else(|| Cpumask::from_cpus([c]))
-                .and(&die_groups[die_of[&c]])
-        });
 
         // Capacity and core kinds.
         let all_have = |f: &dyn Fn(&RawCpu) -> Option<u64>| -> Option<BTreeMap<usize, u64>> {
@@ -690,7 +858,7 @@ impl Topology {
             .enumerate()
             .map(|(i, g)| Package {
                 index: i,
-                id: g.first().and_then(|c| raws[&c].package_id),
+                id: pkg_ids[i],
                 cpus: g.clone(),
             })
             .collect();
@@ -702,7 +870,7 @@ impl Topology {
                 let f = g.first().unwrap_or(0);
                 Core {
                     index: i,
-                    id: raws[&f].core_id,
+                    id: core_ids[i],
                     cpus: g.clone(),
                     llc: llc_of[&f],
                     node: node_of(f),
@@ -758,13 +926,17 @@ impl Topology {
                     id: c,
                     online: true,
                     package: Some(pkg_of[&c]),
-                    package_id: r.package_id,
+                    package_id: pkg_ids[pkg_of[&c]],
                     die: has_die.then(|| die_of[&c]),
-                    die_id: r.die_id,
+                    die_id: if has_die { die_ids[die_of[&c]] } else { None },
                     cluster: has_cluster.then(|| cluster_of[&c]),
-                    cluster_id: r.cluster_id,
+                    cluster_id: if has_cluster {
+                        cluster_ids[cluster_of[&c]]
+                    } else {
+                        None
+                    },
                     core: Some(core_of[&c]),
-                    core_id: r.core_id,
+                    core_id: core_ids[core_of[&c]],
                     llc: Some(llc_of[&c]),
                     node: Some(node_of(c)),
                     l2: r.l2.take(),

@@ -445,10 +445,21 @@ impl Machine {
 
     /// Write into a new temp dir.
     pub fn root(&self) -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempdir();
         self.write(d.path());
         d
     }
+}
+
+/// A temp dir, in /dev/shm when it exists (fake roots are many small files).
+pub fn tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::Builder::new().prefix("scx_topology").tempdir_in(shm) {
+            return d;
+        }
+    }
+    tempfile::tempdir().unwrap()
 }
 
 /// All test machines, each covering one or more pitfalls.
@@ -1009,7 +1020,7 @@ pub fn fixtures_dir() -> Option<PathBuf> {
 /// Unpack a `.tar.bz2` fixture into a temp dir; returns the dir and the
 /// root inside it (the single top-level directory).
 pub fn unpack(tarball: &Path) -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempdir();
     let st = Command::new("tar")
         .arg("xjf")
         .arg(tarball)
