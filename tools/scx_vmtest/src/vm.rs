@@ -417,6 +417,15 @@ pub fn run(cfg: &VmConfig, mut root: Initramfs) -> Result<VmResult> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // If scx_vmtest itself is killed, take qemu with it.
+    // SAFETY: prctl is async-signal-safe; the closure touches no shared state.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
     if cfg.verbose {
         eprintln!("scx_vmtest: {cmd:?}");
     }
