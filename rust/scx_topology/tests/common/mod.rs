@@ -455,7 +455,10 @@ impl Machine {
 pub fn tempdir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        if let Ok(d) = tempfile::Builder::new().prefix("scx_topology").tempdir_in(shm) {
+        if let Ok(d) = tempfile::Builder::new()
+            .prefix("scx_topology")
+            .tempdir_in(shm)
+        {
             return d;
         }
     }
