@@ -11,7 +11,8 @@
 //! }
 //! ```
 //! The generated files land in `OUT_DIR`: `bpf_skel.rs` (the libbpf-rs skeleton, from
-//! `enable_skel(_, "bpf")`) and `bpf_intf.rs` (bindgen output for the shared types).
+//! `enable_skel(_, "bpf")`) and `bpf_intf.rs` (bindgen output for the shared types). The crate
+//! also gets `env!("SCX_GIT_REV")`, the source revision, for its `--version`.
 
 use crate::headers::extract_bpf_headers;
 use anyhow::{anyhow, bail, Context, Result};
@@ -61,6 +62,19 @@ pub fn find_bpf_clang() -> Result<PathBuf> {
         "no clang >= {MIN_CLANG} for BPF ({found}): install one (Debian 12: `apt-get install clang-19`) \
          or point BPF_CLANG at it"
     )
+}
+
+/// `git describe` of the source tree being built, or "unknown" outside a git checkout (e.g. a
+/// crate from the registry). Exported to the crate as `env!("SCX_GIT_REV")` by [`BpfBuilder::build`].
+fn git_revision() -> String {
+    Command::new("git")
+        .args(["describe", "--always", "--dirty", "--tags"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Builds a scheduler's BPF side from its build.rs. See the module docs for an example.
@@ -170,6 +184,7 @@ impl BpfBuilder {
                 })?;
         }
         println!("cargo:rerun-if-env-changed=BPF_CLANG");
+        println!("cargo:rustc-env=SCX_GIT_REV={}", git_revision());
         Ok(())
     }
 }

@@ -63,6 +63,18 @@
 		scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));               \
 	})
 
+/* vmlinux.h carries no errno values; these are the ones sched_ext callbacks commonly return. */
+#ifndef ENOENT
+#define ENOENT 2
+#define ESRCH 3
+#define E2BIG 7
+#define ENOMEM 12
+#define EBUSY 16
+#define EEXIST 17
+#define EINVAL 22
+#define ENOSPC 28
+#endif
+
 #ifndef likely
 #define likely(x) __builtin_expect(!!(x), 1)
 #endif
@@ -76,6 +88,12 @@
 #ifndef WRITE_ONCE
 #define WRITE_ONCE(x, val) ((*(volatile typeof(x) *)&(x)) = (val))
 #endif
+
+/*
+ * Hide @var's value from the compiler so a bounds check stays next to the access it guards: clang
+ * otherwise merges or reorders checks in ways the verifier cannot follow.
+ */
+#define barrier_var(var) asm volatile("" : "+r"(var))
 
 #define scx_min(a, b) ((a) < (b) ? (a) : (b))
 #define scx_max(a, b) ((a) > (b) ? (a) : (b))

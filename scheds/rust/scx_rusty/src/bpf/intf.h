@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Types and limits shared by scx_rusty's BPF side and its Rust side (through bindgen).
+ */
+#ifndef __RUSTY_INTF_H
+#define __RUSTY_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef unsigned int u32;
+typedef unsigned long long u64;
+#endif
+
+enum rusty_consts {
+	MAX_CPUS = 512,
+	MAX_CPU_WORDS = MAX_CPUS / 64,
+	MAX_DOMS = 64,
+	MAX_CORES = 512,
+};
+
+/* Counters the BPF side keeps per CPU; user space sums and prints them. */
+enum rusty_stat {
+	/* select_cpu found an idle CPU: the previous one, its SMT sibling, in its LLC, in its node */
+	STAT_IDLE_PREV,
+	STAT_IDLE_CORE,
+	STAT_IDLE_LLC,
+	STAT_IDLE_NODE,
+	/* queued on the task's domain DSQ */
+	STAT_QUEUED,
+	/* single-CPU tasks sent straight to their CPU */
+	STAT_PINNED,
+	/* dispatch took a task from its own domain, from another domain of its node, from afar */
+	STAT_DISPATCH_LOCAL,
+	STAT_STEAL_NODE,
+	STAT_STEAL_REMOTE,
+	RUSTY_NR_STATS,
+};
+
+/* Per-domain load the BPF side accumulates for the (future) user-space load balancer. */
+struct dom_load {
+	/* sum over runs of runtime * weight / 100, in ns */
+	u64 weighted_runtime;
+	u64 nr_runs;
+};
+
+/* Per-domain state. */
+struct dom_ctx {
+	/* vruntime of the latest task that started running in this domain */
+	u64 vtime_now;
+	struct dom_load load;
+};
+
+#endif /* __RUSTY_INTF_H */

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_rusty (BPF side): per-LLC domains, each with a deadline-ordered queue.
+ *
+ * Placement. One scheduling domain per last-level cache. A waking task goes to an idle CPU,
+ * searched from nearest to farthest: its previous CPU, that CPU's SMT siblings, a wholly idle
+ * core in the same LLC, any idle CPU in the LLC, then any in the NUMA node. Warm caches first.
+ *
+ * Ordering. A task that finds no idle CPU waits in its domain's queue, ordered by deadline:
+ *
+ *     deadline = vruntime + min(avg_runtime, slice) * 100 / weight / latency_factor
+ *     latency_factor = 1 + log2(1 + wakee_freq) + log2(1 + block_freq)
+ *
+ * vruntime is weighted CPU time (the fairness term; a sleeper may bank at most one slice). The
+ * second term favours short runners, and it shrinks further for tasks that wake others often
+ * (producers) or block often (consumers): the links of a wake/block chain, such as a pipeline
+ * or a client and its server, run sooner and hand work along without waiting behind CPU hogs.
+ * Because the bonus is bounded by one slice of weighted time, hogs still get their share.
+ *
+ * Balancing. An idle CPU takes work from its own domain first, then from domains of its node,
+ * then from anywhere: simple and work-conserving. Each domain accumulates weighted runtime so
+ * a user-space balancer can move tasks between domains by load (a later step); tasks already
+ * carry their domain, and vruntime is rebased when a task changes domain.
+ */
+#include <scx/common.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Filled by user space from scx_topology before load. */
+const volatile u32 nr_doms = 1;
+const volatile u32 nr_cpu_ids = 1;
+const volatile u32 nr_cores = 1;
+const volatile u64 slice_ns = 20ULL * 1000 * 1000;
+/* Per CPU: its domain (MAX_DOMS when offline or unused), core index and node. */
+const volatile u32 cpu_dom[MAX_CPUS];
+const volatile u32 cpu_core[MAX_CPUS];
+const volatile u32 dom_node[MAX_DOMS];
+
+SCX_UEI_DEFINE();
+
+struct mask_slot {
+	struct bpf_cpumask __kptr *mask;
+};
+
+#define MASK_ARRAY(name, n)                               \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY);         \
+		__uint(max_entries, n);                   \
+		__type(key, u32);                         \
+		__type(value, struct mask_slot);          \
+	} name SEC(".maps")
+
+MASK_ARRAY(dom_masks, MAX_DOMS);
+MASK_ARRAY(node_masks, MAX_DOMS);
+MASK_ARRAY(core_masks, MAX_CORES);
+
+/* A per-CPU scratch mask for "this level's CPUs that the task may use". */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} scratch_mask SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_DOMS);
+	__type(key, u32);
+	__type(value, struct dom_ctx);
+} dom_ctxs SEC(".maps");
+
+struct task_ctx {
+	u64 vruntime;
+	u32 dom;
+	u64 last_run_at;
+	u64 avg_runtime;
+	u64 last_woke_other_at;
+	u64 wakee_freq;
+	u64 last_blocked_at;
+	u64 block_freq;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RUSTY_NR_STATS);
+	__type(key, u32);
+	__type(value, u64);
+} stats SEC(".maps");
+
+static void stat_inc(u32 idx)
+{
+	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static struct bpf_cpumask *mask_of(void *map, u32 idx)
+{
+	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
+
+	return slot ? slot->mask : NULL;
+}
+
+/*
+ * Table lookups with the bounds check pinned next to the access for the verifier. Out-of-range
+ * CPUs map to MAX_DOMS ("no domain"), and out-of-range domains to node 0 / core 0.
+ */
+static u32 dom_of_cpu(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= MAX_CPUS)
+		return MAX_DOMS;
+	return cpu_dom[c];
+}
+
+static u32 core_of_cpu(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= MAX_CPUS)
+		return 0;
+	return cpu_core[c];
+}
+
+static u32 node_of_dom(u32 dom)
+{
+	barrier_var(dom);
+	if (dom >= MAX_DOMS)
+		return 0;
+	return dom_node[dom];
+}
+
+static struct dom_ctx *dom_ctx(u32 dom)
+{
+	return bpf_map_lookup_elem(&dom_ctxs, &dom);
+}
+
+static struct task_ctx *task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, NULL, 0);
+}
+
+static u32 log2_u64(u64 v)
+{
+	u32 r = 0;
+
+	if (v >= 1ULL << 32) { v >>= 32; r += 32; }
+	if (v >= 1ULL << 16) { v >>= 16; r += 16; }
+	if (v >= 1ULL << 8) { v >>= 8; r += 8; }
+	if (v >= 1ULL << 4) { v >>= 4; r += 4; }
+	if (v >= 1ULL << 2) { v >>= 2; r += 2; }
+	if (v >= 1ULL << 1) r += 1;
+	return r;
+}
+
+/* Exponentially weighted moving average with weight 1/4 for the new sample. */
+static u64 ewma(u64 old, u64 sample)
+{
+	return (old * 3 + sample) / 4;
+}
+
+/* Events per second from the gap since the previous event; 0 for a gap of 0. */
+static u64 freq_of_gap(u64 gap_ns)
+{
+	return gap_ns ? 1000000000ULL / gap_ns : 0;
+}
+
+/* Move @tctx to @dom, keeping its vruntime's distance from the domain's front. */
+static void set_dom(struct task_ctx *tctx, u32 dom)
+{
+	struct dom_ctx *from, *to;
+
+	if (tctx->dom == dom || dom >= MAX_DOMS)
+		return;
+	from = dom_ctx(tctx->dom);
+	to = dom_ctx(dom);
+	if (from && to)
+		tctx->vruntime = tctx->vruntime - from->vtime_now + to->vtime_now;
+	tctx->dom = dom;
+}
+
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 run = scx_min(tctx->avg_runtime, slice_ns);
+	u64 factor = 1 + log2_u64(1 + tctx->wakee_freq) + log2_u64(1 + tctx->block_freq);
+
+	return tctx->vruntime + run * 100 / p->scx.weight / factor;
+}
+
+/* An idle CPU among @level's CPUs that @p may use, or -1. */
+static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags)
+{
+	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
+
+	if (!tmp || !level)
+		return -1;
+	bpf_cpumask_and(tmp, cast_mask(level), p->cpus_ptr);
+	return scx_bpf_pick_idle_cpu(cast_mask(tmp), flags);
+}
+
+s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	u32 dom = dom_of_cpu(prev_cpu);
+	s32 cpu;
+
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		stat_inc(STAT_IDLE_PREV);
+		cpu = prev_cpu;
+		goto found;
+	}
+	if (dom >= MAX_DOMS || p->nr_cpus_allowed == 1)
+		return prev_cpu;
+	cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_CORE);
+		goto found;
+	}
+	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), SCX_PICK_IDLE_CORE);
+	if (cpu < 0)
+		cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_LLC);
+		goto found;
+	}
+	cpu = pick_idle_in(p, mask_of(&node_masks, node_of_dom(dom)), 0);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_NODE);
+		goto found;
+	}
+	return prev_cpu;
+found:
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u32 dom = dom_of_cpu(cpu);
+	struct task_ctx *tctx = task_ctx(p);
+	struct dom_ctx *dctx;
+
+	if (!tctx || dom >= MAX_DOMS || p->nr_cpus_allowed == 1) {
+		/* Pinned tasks (and any we cannot place) go straight to their CPU. */
+		stat_inc(STAT_PINNED);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+		return;
+	}
+	set_dom(tctx, dom);
+	dctx = dom_ctx(dom);
+	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
+		tctx->vruntime = dctx->vtime_now - slice_ns;
+
+	stat_inc(STAT_QUEUED);
+	scx_dsq_insert_vtime(p, dom, slice_ns, task_deadline(p, tctx), enq_flags);
+
+	/* Wake an idle CPU of the domain so the queued task does not wait for a tick. */
+	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u32 dom = dom_of_cpu(cpu), node, i;
+
+	if (dom >= MAX_DOMS)
+		return;
+	if (scx_dsq_move_to_local(dom)) {
+		stat_inc(STAT_DISPATCH_LOCAL);
+		return;
+	}
+	node = node_of_dom(dom);
+	bpf_for(i, 1, nr_doms) {
+		u32 d = (dom + i) % nr_doms;
+
+		if (node_of_dom(d) == node && scx_dsq_move_to_local(d)) {
+			stat_inc(STAT_STEAL_NODE);
+			return;
+		}
+	}
+	bpf_for(i, 1, nr_doms) {
+		u32 d = (dom + i) % nr_doms;
+
+		if (node_of_dom(d) != node && scx_dsq_move_to_local(d)) {
+			stat_inc(STAT_STEAL_REMOTE);
+			return;
+		}
+	}
+}
+
+void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_struct *waker;
+	struct task_ctx *wctx;
+	u64 now;
+
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	/* The current task woke @p: count it as a producer. */
+	waker = bpf_get_current_task_btf();
+	wctx = task_ctx(waker);
+	if (!wctx)
+		return;
+	now = scx_now();
+	wctx->wakee_freq = ewma(wctx->wakee_freq, freq_of_gap(now - wctx->last_woke_other_at));
+	wctx->last_woke_other_at = now;
+}
+
+void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	u32 dom = dom_of_cpu(bpf_get_smp_processor_id());
+	struct dom_ctx *dctx;
+
+	if (!tctx)
+		return;
+	tctx->last_run_at = scx_now();
+	set_dom(tctx, dom);
+	dctx = dom_ctx(tctx->dom);
+	if (dctx && vtime_before(dctx->vtime_now, tctx->vruntime))
+		dctx->vtime_now = tctx->vruntime;
+}
+
+void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct dom_ctx *dctx;
+	u64 ran, weighted;
+
+	if (!tctx)
+		return;
+	ran = scx_now() - tctx->last_run_at;
+	weighted = ran * 100 / p->scx.weight;
+	tctx->vruntime += weighted;
+	tctx->avg_runtime = ewma(tctx->avg_runtime, ran);
+	dctx = dom_ctx(tctx->dom);
+	if (dctx) {
+		__sync_fetch_and_add(&dctx->load.weighted_runtime, weighted);
+		__sync_fetch_and_add(&dctx->load.nr_runs, 1);
+	}
+}
+
+void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx;
+	u64 now;
+
+	if (!(deq_flags & SCX_DEQ_SLEEP))
+		return;
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	/* @p blocks: count it as a consumer. */
+	now = scx_now();
+	tctx->block_freq = ewma(tctx->block_freq, freq_of_gap(now - tctx->last_blocked_at));
+	tctx->last_blocked_at = now;
+}
+
+void BPF_STRUCT_OPS(rusty_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct dom_ctx *dctx;
+	u32 dom = dom_of_cpu(scx_bpf_task_cpu(p));
+
+	if (!tctx)
+		return;
+	tctx->dom = dom < MAX_DOMS ? dom : 0;
+	dctx = dom_ctx(tctx->dom);
+	tctx->vruntime = dctx ? dctx->vtime_now : 0;
+}
+
+s32 BPF_STRUCT_OPS(rusty_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Give every slot of @map below @n a fresh empty cpumask. */
+static s32 create_masks(void *map, u32 n)
+{
+	u32 i;
+
+	bpf_for(i, 0, n) {
+		struct mask_slot *slot = bpf_map_lookup_elem(map, &i);
+		struct bpf_cpumask *mask;
+
+		if (!slot)
+			return -ENOENT;
+		mask = bpf_cpumask_create();
+		if (!mask)
+			return -ENOMEM;
+		scx_cpumask_swap(&slot->mask, mask);
+	}
+	return 0;
+}
+
+static void set_in(void *map, u32 idx, s32 cpu)
+{
+	struct bpf_cpumask *mask = mask_of(map, idx);
+
+	if (mask)
+		bpf_cpumask_set_cpu(cpu, mask);
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
+{
+	u32 i;
+	s32 ret;
+
+	if ((ret = create_masks(&dom_masks, nr_doms)) || (ret = create_masks(&node_masks, MAX_DOMS)) ||
+	    (ret = create_masks(&core_masks, nr_cores)))
+		return ret;
+	/* Per-CPU scratch masks: one slot in each CPU's copy. */
+	bpf_for(i, 0, nr_cpu_ids) {
+		u32 zero = 0;
+		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
+		struct bpf_cpumask *mask;
+
+		if (!slot)
+			continue;
+		mask = bpf_cpumask_create();
+		if (!mask)
+			return -ENOMEM;
+		scx_cpumask_swap(&slot->mask, mask);
+	}
+
+	bpf_rcu_read_lock();
+	bpf_for(i, 0, nr_cpu_ids) {
+		u32 dom = dom_of_cpu(i);
+
+		if (dom >= MAX_DOMS)
+			continue;
+		set_in(&dom_masks, dom, i);
+		set_in(&node_masks, node_of_dom(dom), i);
+		set_in(&core_masks, core_of_cpu(i), i);
+	}
+	bpf_rcu_read_unlock();
+
+	bpf_for(i, 0, nr_doms) {
+		ret = scx_bpf_create_dsq(i, node_of_dom(i));
+		if (ret) {
+			scx_bpf_error("creating the queue of domain %u failed: %d", i, ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void BPF_STRUCT_OPS(rusty_exit, struct scx_exit_info *ei)
+{
+	scx_uei_record(ei);
+}
+
+SCX_OPS_DEFINE(rusty_ops,
+	       .select_cpu = (void *)rusty_select_cpu,
+	       .enqueue = (void *)rusty_enqueue,
+	       .dispatch = (void *)rusty_dispatch,
+	       .runnable = (void *)rusty_runnable,
+	       .running = (void *)rusty_running,
+	       .stopping = (void *)rusty_stopping,
+	       .quiescent = (void *)rusty_quiescent,
+	       .enable = (void *)rusty_enable,
+	       .init_task = (void *)rusty_init_task,
+	       .init = (void *)rusty_init,
+	       .exit = (void *)rusty_exit,
+	       .name = "rusty");
