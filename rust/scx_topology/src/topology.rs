@@ -612,7 +612,10 @@ impl Topology {
         let online = Self::read_online(&root, &dirs)?;
         let isolated = read_list(&cpu_base.join("isolated"))?.unwrap_or_default();
         let nohz_full = read_list(&cpu_base.join("nohz_full"))?.unwrap_or_default();
-        let all = possible.or(&present).or(&online).or(&dirs);
+        // Keep online ⊆ present ⊆ possible even when the files disagree.
+        let present = present.or(&online);
+        let possible = possible.or(&present);
+        let all = possible.or(&dirs);
         let nr_cpu_ids = all.last().map_or(0, |c| c + 1);
         let smt = SmtState {
             control: read_opt(&cpu_base.join("smt/control"))?,
@@ -1096,12 +1099,14 @@ impl Topology {
         &self.online
     }
 
-    /// Possible CPUs (`possible`, else the `cpuN` directories).
+    /// Possible CPUs (`possible`, else the `cpuN` directories), always
+    /// including the present ones.
     pub fn possible_cpus(&self) -> &Cpumask {
         &self.possible
     }
 
-    /// Present CPUs (`present`, else the `cpuN` directories).
+    /// Present CPUs (`present`, else the `cpuN` directories), always
+    /// including the online ones.
     pub fn present_cpus(&self) -> &Cpumask {
         &self.present
     }
