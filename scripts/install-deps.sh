@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 (bookworm) packages this project needs to build every scheduler and run
 # the VM tests. bookworm's own bpftool is too old (7.1), so bpftool comes from bookworm-backports,
-# added with the mirror this machine already uses (never a hard-coded host).
+# added with the mirror this machine already uses (never a hard-coded host). meson comes from there
+# too: bookworm's 1.0 does not read meson.options.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -32,11 +33,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get install -y -qq --no-install-recommends \
 	clang-19 llvm-19 libclang-19-dev lld-19 clang-format-19 \
 	libelf-dev zlib1g-dev pkg-config make gcc \
-	meson ninja-build \
+	ninja-build \
 	busybox-static cpio zstd rt-tests stress-ng \
 	hwloc-nox \
 	ca-certificates debian-archive-keyring
-$SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports bpftool
+$SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports bpftool meson
 # qemu-system-x86 must match an already installed qemu-utils: some images carry the backports one.
 qemu_release=()
 case "$(dpkg-query -W -f '${Version}' qemu-utils 2>/dev/null || true)" in
