@@ -16,20 +16,20 @@
 #endif
 
 static const char usage[] =
-	"Usage: %s [OPTIONS]\n"
-	"\n"
-	"A simple sched_ext scheduler: one shared queue in weighted-vtime order (default) or FIFO.\n"
-	"Runs until Ctrl-C (or SIGTERM), then hands the machine back to the kernel's scheduler.\n"
-	"\n"
-	"  -f, --fifo            first-in first-out instead of weighted vtime\n"
-	"  -s, --slice-us US     time slice in microseconds (default 20000)\n"
-	"  -i, --stats SECS      print counters every SECS seconds (default: only at exit)\n"
-	"  -v, --verbose         print libbpf's messages\n"
-	"  -V, --version         print the version and exit\n"
-	"  -h, --help            print this help and exit\n"
-	"\n"
-	"Exit status: 0 when stopped by a signal or an orderly unregister, 1 when the kernel ended\n"
-	"the scheduler with an error (the reason is printed), 2 on a usage or setup error.\n";
+    "Usage: %s [OPTIONS]\n"
+    "\n"
+    "A simple sched_ext scheduler: one shared queue in weighted-vtime order (default) or FIFO.\n"
+    "Runs until Ctrl-C (or SIGTERM), then hands the machine back to the kernel's scheduler.\n"
+    "\n"
+    "  -f, --fifo            first-in first-out instead of weighted vtime\n"
+    "  -s, --slice-us US     time slice in microseconds (default 20000)\n"
+    "  -i, --stats SECS      print counters every SECS seconds (default: only at exit)\n"
+    "  -v, --verbose         print libbpf's messages\n"
+    "  -V, --version         print the version and exit\n"
+    "  -h, --help            print this help and exit\n"
+    "\n"
+    "Exit status: 0 when stopped by a signal or an orderly unregister, 1 when the kernel ended\n"
+    "the scheduler with an error (the reason is printed), 2 on a usage or setup error.\n";
 
 static volatile sig_atomic_t stop_requested;
 static bool verbose;
@@ -54,28 +54,31 @@ static void read_stats(struct scx_simple *skel, unsigned long long out[2])
 
 	for (unsigned int idx = 0; idx < 2; idx++) {
 		out[idx] = 0;
-		if (nr_cpus <= 0 ||
-		    bpf_map__lookup_elem(skel->maps.stats, &idx, sizeof(idx), vals, sizeof(vals), 0))
+		if (nr_cpus <= 0 || bpf_map__lookup_elem(skel->maps.stats, &idx, sizeof(idx), vals,
+							 sizeof(vals), 0))
 			continue;
 		for (int cpu = 0; cpu < nr_cpus; cpu++)
 			out[idx] += vals[cpu];
 	}
 }
 
-static int parse_u64(const char *arg, const char *what, unsigned long long min, unsigned long long *out)
+static int parse_u64(const char *arg, const char *what, unsigned long long min,
+		     unsigned long long *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtoull(arg, &end, 10);
 	if (errno || *end || end == arg || *out < min || arg[0] == '-') {
-		fprintf(stderr, "scx_simple: invalid %s '%s': expected an integer >= %llu\n", what, arg, min);
+		fprintf(stderr, "scx_simple: invalid %s '%s': expected an integer >= %llu\n", what,
+			arg, min);
 		return -1;
 	}
 	return 0;
 }
 
-static int run_once(bool fifo, unsigned long long slice_us, unsigned long long stats_secs, bool *restart)
+static int run_once(bool fifo, unsigned long long slice_us, unsigned long long stats_secs,
+		    bool *restart)
 {
 	struct scx_simple *skel;
 	struct bpf_link *link;
@@ -92,7 +95,8 @@ static int run_once(bool fifo, unsigned long long slice_us, unsigned long long s
 	skel->rodata->slice_ns = slice_us * 1000;
 	if (scx_loader_prepare_ops(skel->obj, skel->maps.simple_ops, "scx_simple") ||
 	    scx_simple__load(skel)) {
-		fprintf(stderr, "scx_simple: loading the BPF scheduler failed (run with -v for the verifier log)\n");
+		fprintf(stderr, "scx_simple: loading the BPF scheduler failed (run with -v for the "
+				"verifier log)\n");
 		scx_simple__destroy(skel);
 		return 2;
 	}
@@ -102,11 +106,12 @@ static int run_once(bool fifo, unsigned long long slice_us, unsigned long long s
 		scx_simple__destroy(skel);
 		return 2;
 	}
-	printf("scx_simple: attached (%s, slice %llu us)\n", fifo ? "fifo" : "weighted vtime", slice_us);
+	printf("scx_simple: attached (%s, slice %llu us)\n", fifo ? "fifo" : "weighted vtime",
+	       slice_us);
 	fflush(stdout);
 
 	while (!stop_requested && !scx_loader_exited(skel->maps.scx_uei)) {
-		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 		if (stats_secs && time(NULL) - last >= (time_t)stats_secs) {
@@ -129,10 +134,13 @@ static int run_once(bool fifo, unsigned long long slice_us, unsigned long long s
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "fifo", no_argument, NULL, 'f' },	   { "slice-us", required_argument, NULL, 's' },
-		{ "stats", required_argument, NULL, 'i' }, { "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },	   { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"fifo", no_argument, NULL, 'f'},
+	    {"slice-us", required_argument, NULL, 's'},
+	    {"stats", required_argument, NULL, 'i'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned long long slice_us = 20000, stats_secs = 0;
 	bool fifo = false, restart;

@@ -12,7 +12,7 @@
 
 char _license[] SEC("license") = "GPL";
 
-#define RUN_DSQ 0
+#define RUN_DSQ	 0
 #define PARK_DSQ 1
 
 SCX_UEI_DEFINE();
@@ -52,11 +52,7 @@ void BPF_STRUCT_OPS(stall_exit, struct scx_exit_info *ei)
 	scx_uei_record(ei);
 }
 
-SCX_OPS_DEFINE(stall_ops,
-	       .enqueue = (void *)stall_enqueue,
-	       .dispatch = (void *)stall_dispatch,
-	       .init = (void *)stall_init,
-	       .exit = (void *)stall_exit,
+SCX_OPS_DEFINE(stall_ops, .enqueue = (void *)stall_enqueue, .dispatch = (void *)stall_dispatch,
+	       .init = (void *)stall_init, .exit = (void *)stall_exit,
 	       /* Short, so the test does not wait the default 30 s. */
-	       .timeout_ms = 3000,
-	       .name = "stall");
+	       .timeout_ms = 3000, .name = "stall");

@@ -27,7 +27,8 @@ int main(void)
 	if (scx_loader_preflight("scx_stall"))
 		return 2;
 	skel = scx_stall__open();
-	if (!skel || scx_loader_prepare_ops(skel->obj, skel->maps.stall_ops, "scx_stall") || scx_stall__load(skel)) {
+	if (!skel || scx_loader_prepare_ops(skel->obj, skel->maps.stall_ops, "scx_stall") ||
+	    scx_stall__load(skel)) {
 		fprintf(stderr, "scx_stall: loading failed\n");
 		return 2;
 	}
@@ -39,7 +40,7 @@ int main(void)
 	printf("scx_stall: attached; tasks named 'stallme' will never run\n");
 	fflush(stdout);
 	while (!stop_requested && !scx_loader_exited(skel->maps.scx_uei)) {
-		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 	}

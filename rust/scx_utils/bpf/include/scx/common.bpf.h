@@ -23,7 +23,7 @@
  * Callbacks that may sleep (init, exit, init_task, cgroup_init, ...) use the sleepable form,
  * which lets them call scx_bpf_create_dsq() and other sleepable kfuncs.
  */
-#define BPF_STRUCT_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+#define BPF_STRUCT_OPS(name, args...)		SEC("struct_ops/" #name) BPF_PROG(name, ##args)
 #define BPF_STRUCT_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
 
 /*
@@ -31,45 +31,44 @@
  * macros pack the arguments with libbpf's ___bpf_fill so callers can write printf-style code.
  * The format string lives in .rodata; all arguments are widened to u64.
  */
-#define __scx_pack_args(fmt, args...)                                        \
-	static char ___fmt[] = fmt;                                              \
-	unsigned long long ___param[___bpf_narg(args)];                          \
-	_Pragma("GCC diagnostic push")                                            \
-	_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")                   \
-	___bpf_fill(___param, args);                                              \
+#define __scx_pack_args(fmt, args...)                                                              \
+	static char ___fmt[] = fmt;                                                                \
+	unsigned long long ___param[___bpf_narg(args)];                                            \
+	_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wint-conversion\"")      \
+	    ___bpf_fill(___param, args);                                                           \
 	_Pragma("GCC diagnostic pop")
 
 /* End the scheduler with SCX_EXIT_ERROR_BPF; the message reaches the loader's exit report. */
-#define scx_bpf_error(fmt, args...)                                           \
-	({                                                                       \
-		__scx_pack_args(fmt, ##args);                                        \
-		scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));              \
+#define scx_bpf_error(fmt, args...)                                                                \
+	({                                                                                         \
+		__scx_pack_args(fmt, ##args);                                                      \
+		scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));                            \
 	})
 
 /*
  * End the scheduler on purpose with SCX_EXIT_UNREG_BPF and an exit code. The low 32 bits are
  * the scheduler's own; SCX_ECODE_ACT_RESTART asks the loader to attach again.
  */
-#define scx_bpf_exit(code, fmt, args...)                                      \
-	({                                                                       \
-		__scx_pack_args(fmt, ##args);                                        \
-		scx_bpf_exit_bstr(code, ___fmt, ___param, sizeof(___param));         \
+#define scx_bpf_exit(code, fmt, args...)                                                           \
+	({                                                                                         \
+		__scx_pack_args(fmt, ##args);                                                      \
+		scx_bpf_exit_bstr(code, ___fmt, ___param, sizeof(___param));                       \
 	})
 
 /* Write a line into the kernel's debug dump (from ops.dump*). */
-#define scx_bpf_dump(fmt, args...)                                            \
-	({                                                                       \
-		__scx_pack_args(fmt, ##args);                                        \
-		scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));               \
+#define scx_bpf_dump(fmt, args...)                                                                 \
+	({                                                                                         \
+		__scx_pack_args(fmt, ##args);                                                      \
+		scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));                             \
 	})
 
 /* vmlinux.h carries no errno values; these are the ones sched_ext callbacks commonly return. */
 #ifndef ENOENT
 #define ENOENT 2
-#define ESRCH 3
-#define E2BIG 7
+#define ESRCH  3
+#define E2BIG  7
 #define ENOMEM 12
-#define EBUSY 16
+#define EBUSY  16
 #define EEXIST 17
 #define EINVAL 22
 #define ENOSPC 28
@@ -95,8 +94,8 @@
  */
 #define barrier_var(var) asm volatile("" : "+r"(var))
 
-#define scx_min(a, b) ((a) < (b) ? (a) : (b))
-#define scx_max(a, b) ((a) > (b) ? (a) : (b))
+#define scx_min(a, b)	     ((a) < (b) ? (a) : (b))
+#define scx_max(a, b)	     ((a) > (b) ? (a) : (b))
 #define scx_clamp(v, lo, hi) scx_min(scx_max((v), (lo)), (hi))
 
 /* Did vtime a come before vtime b? Correct across u64 wrap-around. */

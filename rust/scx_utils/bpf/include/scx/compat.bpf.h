@@ -14,19 +14,21 @@
 #define __SCX_COMPAT_BPF_H
 
 /* 6.12 names, renamed in 6.13. */
-void scx_bpf_dispatch___compat(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym __weak;
+void scx_bpf_dispatch___compat(struct task_struct *p, u64 dsq_id, u64 slice,
+			       u64 enq_flags) __ksym __weak;
 void scx_bpf_dispatch_vtime___compat(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
 				     u64 enq_flags) __ksym __weak;
 bool scx_bpf_consume___compat(u64 dsq_id) __ksym __weak;
-bool scx_bpf_dispatch_from_dsq___compat(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id,
-					u64 enq_flags) __ksym __weak;
-bool scx_bpf_dispatch_vtime_from_dsq___compat(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id,
-					      u64 enq_flags) __ksym __weak;
+bool scx_bpf_dispatch_from_dsq___compat(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					u64 dsq_id, u64 enq_flags) __ksym __weak;
+bool scx_bpf_dispatch_vtime_from_dsq___compat(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					      u64 dsq_id, u64 enq_flags) __ksym __weak;
 /* Before 6.18 the current task of a CPU was reached through its run queue. */
 struct rq *scx_bpf_cpu_rq___compat(s32 cpu) __ksym __weak;
 
 /* Queue @p on @dsq_id with @slice ns. From select_cpu, enqueue or dispatch. */
-static __always_inline void scx_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)
+static __always_inline void scx_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
+					   u64 enq_flags)
 {
 	if (bpf_ksym_exists(scx_bpf_dsq_insert))
 		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
@@ -35,8 +37,8 @@ static __always_inline void scx_dsq_insert(struct task_struct *p, u64 dsq_id, u6
 }
 
 /* Queue @p on user DSQ @dsq_id ordered by @vtime. */
-static __always_inline void scx_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
-						 u64 enq_flags)
+static __always_inline void scx_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice,
+						 u64 vtime, u64 enq_flags)
 {
 	if (bpf_ksym_exists(scx_bpf_dsq_insert_vtime))
 		scx_bpf_dsq_insert_vtime(p, dsq_id, slice, vtime, enq_flags);
@@ -53,8 +55,8 @@ static __always_inline bool scx_dsq_move_to_local(u64 dsq_id)
 }
 
 /* Move @p, found while iterating a DSQ with @it, to @dsq_id. */
-static __always_inline bool scx_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id,
-					 u64 enq_flags)
+static __always_inline bool scx_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					 u64 dsq_id, u64 enq_flags)
 {
 	if (bpf_ksym_exists(scx_bpf_dsq_move))
 		return scx_bpf_dsq_move(it, p, dsq_id, enq_flags);
@@ -127,10 +129,10 @@ static __always_inline void scx_task_set_dsq_vtime(struct task_struct *p, u64 vt
  * Declare the scheduler. User space (scx_utils, or scx/loader.h for C loaders) clears the
  * members and flags the running kernel does not know before loading, and fills hotplug_seq.
  */
-#define SCX_OPS_DEFINE(__name, ...)                                  \
-	SEC(".struct_ops.link")                                      \
-	struct sched_ext_ops __name = {                              \
-		__VA_ARGS__,                                         \
+#define SCX_OPS_DEFINE(__name, ...)                                                                \
+	SEC(".struct_ops.link")                                                                    \
+	struct sched_ext_ops __name = {                                                            \
+	    __VA_ARGS__,                                                                           \
 	}
 
 #endif /* __SCX_COMPAT_BPF_H */

@@ -38,7 +38,7 @@ typedef int16_t s16;
 typedef int32_t s32;
 typedef int64_t s64;
 
-#define SCX_SYSFS "/sys/kernel/sched_ext"
+#define SCX_SYSFS	  "/sys/kernel/sched_ext"
 #define SCX_ECODE_RESTART (1LL << 48)
 
 static inline int scx_read_sysfs(const char *name, char *buf, size_t len)
@@ -65,19 +65,24 @@ static inline int scx_loader_preflight(const char *prog)
 	char state[64];
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "%s: must run as root (loading a BPF scheduler needs CAP_SYS_ADMIN and CAP_BPF)\n",
+		fprintf(stderr,
+			"%s: must run as root (loading a BPF scheduler needs CAP_SYS_ADMIN and "
+			"CAP_BPF)\n",
 			prog);
 		return -1;
 	}
 	if (access(SCX_SYSFS, F_OK) != 0) {
-		fprintf(stderr,
-			"%s: this kernel has no sched_ext (%s is missing): boot a kernel built with "
-			"CONFIG_SCHED_CLASS_EXT=y (6.12 or newer)\n",
-			prog, SCX_SYSFS);
+		fprintf(
+		    stderr,
+		    "%s: this kernel has no sched_ext (%s is missing): boot a kernel built with "
+		    "CONFIG_SCHED_CLASS_EXT=y (6.12 or newer)\n",
+		    prog, SCX_SYSFS);
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		fprintf(stderr, "%s: the kernel exposes no BTF (/sys/kernel/btf/vmlinux): CONFIG_DEBUG_INFO_BTF=y is required\n",
+		fprintf(stderr,
+			"%s: the kernel exposes no BTF (/sys/kernel/btf/vmlinux): "
+			"CONFIG_DEBUG_INFO_BTF=y is required\n",
 			prog);
 		return -1;
 	}
@@ -85,14 +90,15 @@ static inline int scx_loader_preflight(const char *prog)
 		char ops[160] = "?";
 
 		scx_read_sysfs("root/ops", ops, sizeof(ops));
-		fprintf(stderr, "%s: another sched_ext scheduler is %s (\"%s\"): stop it first\n", prog, state, ops);
+		fprintf(stderr, "%s: another sched_ext scheduler is %s (\"%s\"): stop it first\n",
+			prog, state, ops);
 		return -1;
 	}
 	return 0;
 }
 
-static inline const struct btf_member *scx_btf_member(const struct btf *btf, const struct btf_type *t,
-							  const char *name)
+static inline const struct btf_member *scx_btf_member(const struct btf *btf,
+						      const struct btf_type *t, const char *name)
 {
 	const struct btf_member *m = btf_members(t);
 
@@ -130,8 +136,8 @@ static inline uint64_t scx_kernel_ops_flags(const struct btf *kbtf)
 			v = (uint32_t)e->val;
 		}
 		/* Only single flags: skip masks such as SCX_OPS_ALL_FLAGS and internal ones. */
-		if (!strncmp(n, "SCX_OPS_", 8) && strcmp(n, "SCX_OPS_ALL_FLAGS") && v && !(v & (v - 1)) &&
-		    v < (1ULL << 56))
+		if (!strncmp(n, "SCX_OPS_", 8) && strcmp(n, "SCX_OPS_ALL_FLAGS") && v &&
+		    !(v & (v - 1)) && v < (1ULL << 56))
 			mask |= v;
 	}
 	return mask;
@@ -142,7 +148,8 @@ static inline uint64_t scx_kernel_ops_flags(const struct btf *kbtf)
  * the kernel lacks are zeroed with a warning (libbpf refuses non-zero unknown members), flags it
  * lacks are cleared, hotplug_seq and exit_dump_len are filled. Returns 0 or a negative errno.
  */
-static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map *ops_map, const char *prog)
+static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map *ops_map,
+					 const char *prog)
 {
 	const struct btf *obtf = bpf_object__btf(obj);
 	struct btf *kbtf = btf__load_vmlinux_btf();
@@ -161,7 +168,8 @@ static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map 
 	oid = btf__find_by_name_kind(obtf, "sched_ext_ops", BTF_KIND_STRUCT);
 	kid = btf__find_by_name_kind(kbtf, "sched_ext_ops", BTF_KIND_STRUCT);
 	if (!data || oid < 0 || kid < 0) {
-		fprintf(stderr, "%s: no struct sched_ext_ops in %s\n", prog, kid < 0 ? "the kernel's BTF" : "the BPF object");
+		fprintf(stderr, "%s: no struct sched_ext_ops in %s\n", prog,
+			kid < 0 ? "the kernel's BTF" : "the BPF object");
 		btf__free(kbtf);
 		return -ENOENT;
 	}
@@ -185,7 +193,10 @@ static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map 
 			continue;
 		for (long b = 0; b < msize; b++) {
 			if (data[off + b]) {
-				fprintf(stderr, "%s: warning: this kernel has no sched_ext_ops.%s; ignoring it\n", prog, name);
+				fprintf(stderr,
+					"%s: warning: this kernel has no sched_ext_ops.%s; "
+					"ignoring it\n",
+					prog, name);
 				memset(data + off, 0, (size_t)msize);
 				break;
 			}
@@ -198,8 +209,9 @@ static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map 
 		uint64_t known = scx_kernel_ops_flags(kbtf);
 
 		if (*flags & ~known) {
-			fprintf(stderr, "%s: warning: this kernel lacks ops flags 0x%llx; clearing them\n", prog,
-				(unsigned long long)(*flags & ~known));
+			fprintf(stderr,
+				"%s: warning: this kernel lacks ops flags 0x%llx; clearing them\n",
+				prog, (unsigned long long)(*flags & ~known));
 			*flags &= known;
 		}
 	}
@@ -216,20 +228,35 @@ static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map 
 static inline const char *scx_exit_kind_words(int kind)
 {
 	switch (kind) {
-	case 0: return "still running";
-	case 1: return "finished";
-	case 64: return "unregistered from user space";
-	case 65: return "unregistered by the BPF scheduler itself";
-	case 66: return "unregistered by the kernel";
-	case 67: return "disabled by SysRq-S";
-	case 68: return "ended because its parent scheduler ended";
-	case 69: return "killed with its parent scheduler";
-	case 1024: return "failed: the kernel found an error";
-	case 1025: return "failed: the BPF scheduler reported an error";
-	case 1026: return "failed: the kernel's watchdog found a runnable task stall (a task was not run in time)";
-	case 1027: return "failed: re-enqueue error";
-	case 1028: return "failed: rescue path error";
-	default: return kind >= 1024 ? "failed (unknown error kind)" : "ended (unknown kind)";
+	case 0:
+		return "still running";
+	case 1:
+		return "finished";
+	case 64:
+		return "unregistered from user space";
+	case 65:
+		return "unregistered by the BPF scheduler itself";
+	case 66:
+		return "unregistered by the kernel";
+	case 67:
+		return "disabled by SysRq-S";
+	case 68:
+		return "ended because its parent scheduler ended";
+	case 69:
+		return "killed with its parent scheduler";
+	case 1024:
+		return "failed: the kernel found an error";
+	case 1025:
+		return "failed: the BPF scheduler reported an error";
+	case 1026:
+		return "failed: the kernel's watchdog found a runnable task stall (a task was not "
+		       "run in time)";
+	case 1027:
+		return "failed: re-enqueue error";
+	case 1028:
+		return "failed: rescue path error";
+	default:
+		return kind >= 1024 ? "failed (unknown error kind)" : "ended (unknown kind)";
 	}
 }
 
@@ -265,8 +292,8 @@ static inline int scx_loader_report_exit(struct bpf_map *uei_map, const char *pr
 	u.dump[sizeof(u.dump) - 1] = '\0';
 	if (u.kind >= 1024 && u.dump_len > 1)
 		fprintf(stderr, "%s: debug dump from the kernel:\n%s\n", prog, u.dump);
-	fprintf(stderr, "%s: scheduler %s (kind %d, exit code 0x%llx)\n", prog, scx_exit_kind_words(u.kind), u.kind,
-		(unsigned long long)u.exit_code);
+	fprintf(stderr, "%s: scheduler %s (kind %d, exit code 0x%llx)\n", prog,
+		scx_exit_kind_words(u.kind), u.kind, (unsigned long long)u.exit_code);
 	if (u.reason[0])
 		fprintf(stderr, "%s: reason: %s\n", prog, u.reason);
 	if (u.msg[0])

@@ -11,8 +11,8 @@
 #define __SCX_USER_EXIT_INFO_H
 
 #define SCX_UEI_REASON_LEN 128
-#define SCX_UEI_MSG_LEN 1024
-#define SCX_UEI_DUMP_LEN 32768
+#define SCX_UEI_MSG_LEN	   1024
+#define SCX_UEI_DUMP_LEN   32768
 
 struct scx_uei {
 	/* enum scx_exit_kind; 0 while the scheduler runs. Written last. */
