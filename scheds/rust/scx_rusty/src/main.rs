@@ -2,8 +2,9 @@
 //!
 //! The policy (placement, ordering, stealing) is in `bpf/main.bpf.c`; this side discovers the
 //! topology, turns it into domains (`domains.rs`), loads and attaches the BPF side, prints stats
-//! (`stats.rs`) and reports why the scheduler ended. User-space load balancing between domains
-//! will build on `domains.rs` and the per-domain load the BPF side already accumulates.
+//! (`stats.rs`, `pelt.rs`) and reports why the scheduler ended. User-space load balancing between
+//! domains will build on `domains.rs`, the per-domain load the BPF side already accumulates and
+//! the PELT signals it keeps for every task and CPU.
 
 mod bpf_skel {
     #![allow(
@@ -27,11 +28,12 @@ mod bpf_intf {
     include!(concat!(env!("OUT_DIR"), "/bpf_intf.rs"));
 }
 mod domains;
+mod pelt;
 mod stats;
 
 use anyhow::{Context, Result};
 use bpf_skel::BpfSkelBuilder;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use domains::Domains;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use log::info;
@@ -54,9 +56,16 @@ struct Opts {
     #[arg(short = 's', long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     slice_us: u64,
 
-    /// Print stats every SECS seconds.
+    /// Print stats every SECS seconds (with --track-comm, followed by the tracked tasks' lines).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     stats: Option<u64>,
+
+    /// Publish the PELT signals of tasks whose comm is COMM and print, with each stats report
+    /// (every second without --stats), one line per live such task:
+    /// `scx_rusty: pelt pid=<pid> comm=<comm> util_avg=<n> runnable_avg=<n> load_avg=<n>`.
+    /// Repeat for up to 4 names of at most 15 bytes each.
+    #[arg(long = "track-comm", value_name = "COMM", action = clap::ArgAction::Append)]
+    track_comm: Vec<String>,
 
     /// Only schedule tasks that opted into SCHED_EXT; leave the rest to the kernel's scheduler.
     #[arg(short = 'p', long)]
@@ -110,6 +119,13 @@ fn run_once(opts: &Opts, shutdown: &Shutdown) -> Result<ExitInfo> {
     for (i, d) in doms.doms.iter().enumerate() {
         ro.dom_node[i] = d.node;
     }
+    let comms = pelt::comm_table(&opts.track_comm)?;
+    ro.nr_track_comms = comms.len() as u32;
+    for (slot, name) in ro.track_comms.iter_mut().zip(&comms) {
+        for (d, s) in slot.iter_mut().zip(name) {
+            *d = *s as _;
+        }
+    }
 
     if opts.partial {
         let partial = KernelBtf::load()?
@@ -141,20 +157,34 @@ fn run_once(opts: &Opts, shutdown: &Shutdown) -> Result<ExitInfo> {
     }
 
     let dom_cpus: Vec<usize> = doms.doms.iter().map(|d| d.cpus.weight()).collect();
+    let tracking = !opts.track_comm.is_empty();
+    let period = match (opts.stats, tracking) {
+        (Some(secs), _) => Some(Duration::from_secs(secs)),
+        (None, true) => Some(Duration::from_secs(1)),
+        (None, false) => None,
+    };
     let mut last = (Instant::now(), stats::Snapshot::default());
     while !shutdown.requested() && !ExitInfo::has_exited(skel.object()) {
         std::thread::sleep(Duration::from_millis(100));
-        if let Some(secs) = opts.stats {
-            if last.0.elapsed() >= Duration::from_secs(secs) {
-                let now =
-                    stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.doms.len())?;
-                println!(
-                    "scx_rusty: {}",
-                    now.report(&last.1, last.0.elapsed().as_secs_f64(), &dom_cpus)
-                );
-                last = (Instant::now(), now);
+        let Some(period) = period else { continue };
+        if last.0.elapsed() < period {
+            continue;
+        }
+        let now = stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.doms.len())?;
+        if opts.stats.is_some() {
+            let util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_dom, doms.doms.len())?;
+            println!(
+                "scx_rusty: {}{}",
+                now.report(&last.1, last.0.elapsed().as_secs_f64(), &dom_cpus),
+                pelt::dom_util_report(&util)
+            );
+        }
+        if tracking {
+            for t in pelt::tracked(&skel.maps.tracked_pelt)? {
+                println!("{}", t.line());
             }
         }
+        last = (Instant::now(), now);
     }
     drop(link);
     ExitInfo::read(skel.object())
@@ -174,6 +204,11 @@ fn run(opts: &Opts) -> Result<i32> {
 
 fn main() {
     let opts = Opts::parse();
+    if let Err(e) = pelt::comm_table(&opts.track_comm) {
+        Opts::command()
+            .error(clap::error::ErrorKind::ValueValidation, format!("{e:#}"))
+            .exit();
+    }
     init_logging(opts.verbose);
     match run(&opts) {
         Ok(status) => std::process::exit(status),

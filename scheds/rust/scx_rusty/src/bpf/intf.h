@@ -15,11 +15,18 @@ enum rusty_consts {
 	MAX_CPU_WORDS = MAX_CPUS / 64,
 	MAX_DOMS = 64,
 	MAX_CORES = 512,
+	/* --track-comm: at most this many names, each shorter than RUSTY_COMM_LEN (NUL included) */
+	MAX_TRACK_COMMS = 4,
+	RUSTY_COMM_LEN = 16,
+	/* entries of the tracked_pelt map (live tasks whose comm is tracked) */
+	MAX_TRACKED_TASKS = 1024,
 };
 
 /* Counters the BPF side keeps per CPU; user space sums and prints them. */
 enum rusty_stat {
-	/* select_cpu found an idle CPU: the previous one, its SMT sibling, in its LLC, in its node */
+	/* select_cpu found an idle CPU: the previous one, its SMT sibling, in its LLC, in its
+	 * node
+	 */
 	STAT_IDLE_PREV,
 	STAT_IDLE_CORE,
 	STAT_IDLE_LLC,
@@ -47,6 +54,21 @@ struct dom_ctx {
 	/* vruntime of the latest task that started running in this domain */
 	u64 vtime_now;
 	struct dom_load load;
+};
+
+/*
+ * PELT signals of a task whose comm is tracked (--track-comm), published in the tracked_pelt
+ * hash map under its pid whenever the BPF side updates them (running, stopping, tick).
+ */
+struct pelt_report {
+	u64 util_avg;
+	u64 runnable_avg;
+	u64 load_avg;
+	/* scheduler clock (ns) of the PELT update these values come from */
+	u64 last_update_time;
+	u32 pid;
+	char comm[RUSTY_COMM_LEN];
+	u32 __pad;
 };
 
 #endif /* __RUSTY_INTF_H */

@@ -21,8 +21,22 @@
  * then from anywhere: simple and work-conserving. Each domain accumulates weighted runtime so
  * a user-space balancer can move tasks between domains by load (a later step); tasks already
  * carry their domain, and vruntime is rebased when a task changes domain.
+ *
+ * Load tracking. Tasks under sched_ext get no kernel PELT, so every task and every CPU run
+ * queue keeps its own, bit-exact with the kernel's (scx/pelt.bpf.h from scx_pelt): util_avg
+ * (share of recent time spent running, 0..1024), runnable_avg (share spent queued or running)
+ * and load_avg (runnable share times load weight), with a 32 ms half-life. The task state is
+ * advanced from runnable / running / stopping / quiescent / set_weight and, for the running
+ * task, from tick (so a task that never leaves its CPU still gets updates, as the kernel's
+ * entity tick does); a task's contribution follows it to the CPU it runs on. These are the
+ * signals the user-space load balancer will use: per-CPU util summed per domain says how busy
+ * a domain is, and a task's load_avg says how much moving it shifts. The deadline above does not
+ * use them: avg_runtime is a per-run length, which PELT's util (a duty cycle) cannot replace,
+ * so ordering is unchanged. --track-comm publishes the signals of tasks with chosen comms in
+ * the tracked_pelt map, the only cost when it is off being one read of a read-only global.
  */
 #include <scx/common.bpf.h>
+#include <scx/pelt.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -36,6 +50,9 @@ const volatile u64 slice_ns = 20ULL * 1000 * 1000;
 const volatile u32 cpu_dom[MAX_CPUS];
 const volatile u32 cpu_core[MAX_CPUS];
 const volatile u32 dom_node[MAX_DOMS];
+/* --track-comm: NUL-padded names, the first nr_track_comms used. */
+const volatile u32 nr_track_comms = 0;
+const volatile char track_comms[MAX_TRACK_COMMS][RUSTY_COMM_LEN];
 
 SCX_UEI_DEFINE();
 
@@ -43,12 +60,12 @@ struct mask_slot {
 	struct bpf_cpumask __kptr *mask;
 };
 
-#define MASK_ARRAY(name, n)                               \
-	struct {                                          \
-		__uint(type, BPF_MAP_TYPE_ARRAY);         \
-		__uint(max_entries, n);                   \
-		__type(key, u32);                         \
-		__type(value, struct mask_slot);          \
+#define MASK_ARRAY(name, n)                                                                        \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(max_entries, n);                                                            \
+		__type(key, u32);                                                                  \
+		__type(value, struct mask_slot);                                                   \
 	} name SEC(".maps")
 
 MASK_ARRAY(dom_masks, MAX_DOMS);
@@ -94,6 +111,14 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } stats SEC(".maps");
+
+/* PELT of the live tasks whose comm is tracked, by pid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TRACKED_TASKS);
+	__type(key, u32);
+	__type(value, struct pelt_report);
+} tracked_pelt SEC(".maps");
 
 static void stat_inc(u32 idx)
 {
@@ -156,12 +181,28 @@ static u32 log2_u64(u64 v)
 {
 	u32 r = 0;
 
-	if (v >= 1ULL << 32) { v >>= 32; r += 32; }
-	if (v >= 1ULL << 16) { v >>= 16; r += 16; }
-	if (v >= 1ULL << 8) { v >>= 8; r += 8; }
-	if (v >= 1ULL << 4) { v >>= 4; r += 4; }
-	if (v >= 1ULL << 2) { v >>= 2; r += 2; }
-	if (v >= 1ULL << 1) r += 1;
+	if (v >= 1ULL << 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >= 1ULL << 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >= 1ULL << 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >= 1ULL << 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >= 1ULL << 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >= 1ULL << 1)
+		r += 1;
 	return r;
 }
 
@@ -191,6 +232,49 @@ static void set_dom(struct task_ctx *tctx, u32 dom)
 	tctx->dom = dom;
 }
 
+/* Whether @p's comm is one of the --track-comm names. Callers check nr_track_comms first. */
+static bool comm_tracked(struct task_struct *p)
+{
+	char comm[RUSTY_COMM_LEN];
+	u32 i, j;
+
+	if (bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm) < 0)
+		return false;
+	for (i = 0; i < MAX_TRACK_COMMS; i++) {
+		if (i >= nr_track_comms)
+			break;
+		for (j = 0; j < RUSTY_COMM_LEN; j++) {
+			if (comm[j] != track_comms[i][j])
+				break;
+			if (!comm[j])
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Publish @p's PELT signals if its comm is tracked. */
+static void publish_pelt(struct task_struct *p)
+{
+	struct pelt_report rep = {};
+	struct scx_pelt_task *t;
+	u32 pid;
+
+	if (!nr_track_comms || !comm_tracked(p))
+		return;
+	t = scx_pelt_task_get(p);
+	if (!t)
+		return;
+	pid = p->pid;
+	rep.pid = pid;
+	rep.util_avg = t->avg.util_avg;
+	rep.runnable_avg = t->avg.runnable_avg;
+	rep.load_avg = t->avg.load_avg;
+	rep.last_update_time = t->avg.last_update_time;
+	bpf_probe_read_kernel_str(rep.comm, sizeof(rep.comm), p->comm);
+	bpf_map_update_elem(&tracked_pelt, &pid, &rep, BPF_ANY);
+}
+
 static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 run = scx_min(tctx->avg_runtime, slice_ns);
@@ -215,7 +299,8 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	u32 dom = dom_of_cpu(prev_cpu);
 	s32 cpu;
 
-	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
 		stat_inc(STAT_IDLE_PREV);
 		cpu = prev_cpu;
 		goto found;
@@ -283,7 +368,8 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 	node = node_of_dom(dom);
-	bpf_for(i, 1, nr_doms) {
+	bpf_for(i, 1, nr_doms)
+	{
 		u32 d = (dom + i) % nr_doms;
 
 		if (node_of_dom(d) == node && scx_dsq_move_to_local(d)) {
@@ -291,7 +377,8 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 		}
 	}
-	bpf_for(i, 1, nr_doms) {
+	bpf_for(i, 1, nr_doms)
+	{
 		u32 d = (dom + i) % nr_doms;
 
 		if (node_of_dom(d) != node && scx_dsq_move_to_local(d)) {
@@ -305,8 +392,10 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_struct *waker;
 	struct task_ctx *wctx;
-	u64 now;
+	u64 now = scx_now();
 
+	scx_pelt_task_runnable(p, now, scx_pelt_weight_from_scx(p->scx.weight),
+			       scx_bpf_task_cpu(p));
 	if (!(enq_flags & SCX_ENQ_WAKEUP))
 		return;
 	/* The current task woke @p: count it as a producer. */
@@ -314,7 +403,6 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 	wctx = task_ctx(waker);
 	if (!wctx)
 		return;
-	now = scx_now();
 	wctx->wakee_freq = ewma(wctx->wakee_freq, freq_of_gap(now - wctx->last_woke_other_at));
 	wctx->last_woke_other_at = now;
 }
@@ -322,12 +410,16 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	u32 dom = dom_of_cpu(bpf_get_smp_processor_id());
+	s32 cpu = bpf_get_smp_processor_id();
+	u32 dom = dom_of_cpu(cpu);
 	struct dom_ctx *dctx;
+	u64 now = scx_now();
 
+	scx_pelt_task_running(p, now, cpu);
+	publish_pelt(p);
 	if (!tctx)
 		return;
-	tctx->last_run_at = scx_now();
+	tctx->last_run_at = now;
 	set_dom(tctx, dom);
 	dctx = dom_ctx(tctx->dom);
 	if (dctx && vtime_before(dctx->vtime_now, tctx->vruntime))
@@ -338,11 +430,13 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	struct dom_ctx *dctx;
-	u64 ran, weighted;
+	u64 now = scx_now(), ran, weighted;
 
+	scx_pelt_task_stopping(p, now);
+	publish_pelt(p);
 	if (!tctx)
 		return;
-	ran = scx_now() - tctx->last_run_at;
+	ran = now - tctx->last_run_at;
 	weighted = ran * 100 / p->scx.weight;
 	tctx->vruntime += weighted;
 	tctx->avg_runtime = ewma(tctx->avg_runtime, ran);
@@ -356,17 +450,49 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx;
-	u64 now;
+	u64 now = scx_now();
 
+	scx_pelt_task_quiescent(p, now);
 	if (!(deq_flags & SCX_DEQ_SLEEP))
 		return;
 	tctx = task_ctx(p);
 	if (!tctx)
 		return;
 	/* @p blocks: count it as a consumer. */
-	now = scx_now();
 	tctx->block_freq = ewma(tctx->block_freq, freq_of_gap(now - tctx->last_blocked_at));
 	tctx->last_blocked_at = now;
+}
+
+/*
+ * The running task's PELT advances on every tick, as the kernel's does: without this, a task
+ * that keeps its CPU across slices (no running/stopping in between) would not be updated.
+ */
+void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
+{
+	struct scx_pelt_task *t = scx_pelt_task_get(p);
+	struct scx_pelt_cpu *c;
+	u64 now = scx_now();
+
+	if (!t)
+		return;
+	scx_pelt_task_do_update(t, now);
+	c = scx_pelt_cpu_get(scx_bpf_task_cpu(p));
+	if (c)
+		scx_pelt_cpu_update(c, now);
+	publish_pelt(p);
+}
+
+void BPF_STRUCT_OPS(rusty_set_weight, struct task_struct *p, u32 weight)
+{
+	scx_pelt_task_set_weight(p, scx_now(), scx_pelt_weight_from_scx(weight));
+}
+
+void BPF_STRUCT_OPS(rusty_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	u32 pid = p->pid;
+
+	if (nr_track_comms)
+		bpf_map_delete_elem(&tracked_pelt, &pid);
 }
 
 void BPF_STRUCT_OPS(rusty_enable, struct task_struct *p)
@@ -394,7 +520,8 @@ static s32 create_masks(void *map, u32 n)
 {
 	u32 i;
 
-	bpf_for(i, 0, n) {
+	bpf_for(i, 0, n)
+	{
 		struct mask_slot *slot = bpf_map_lookup_elem(map, &i);
 		struct bpf_cpumask *mask;
 
@@ -421,11 +548,13 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 	u32 i;
 	s32 ret;
 
-	if ((ret = create_masks(&dom_masks, nr_doms)) || (ret = create_masks(&node_masks, MAX_DOMS)) ||
+	if ((ret = create_masks(&dom_masks, nr_doms)) ||
+	    (ret = create_masks(&node_masks, MAX_DOMS)) ||
 	    (ret = create_masks(&core_masks, nr_cores)))
 		return ret;
 	/* Per-CPU scratch masks: one slot in each CPU's copy. */
-	bpf_for(i, 0, nr_cpu_ids) {
+	bpf_for(i, 0, nr_cpu_ids)
+	{
 		u32 zero = 0;
 		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
 		struct bpf_cpumask *mask;
@@ -439,7 +568,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 	}
 
 	bpf_rcu_read_lock();
-	bpf_for(i, 0, nr_cpu_ids) {
+	bpf_for(i, 0, nr_cpu_ids)
+	{
 		u32 dom = dom_of_cpu(i);
 
 		if (dom >= MAX_DOMS)
@@ -450,7 +580,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 	}
 	bpf_rcu_read_unlock();
 
-	bpf_for(i, 0, nr_doms) {
+	bpf_for(i, 0, nr_doms)
+	{
 		ret = scx_bpf_create_dsq(i, node_of_dom(i));
 		if (ret) {
 			scx_bpf_error("creating the queue of domain %u failed: %d", i, ret);
@@ -465,16 +596,10 @@ void BPF_STRUCT_OPS(rusty_exit, struct scx_exit_info *ei)
 	scx_uei_record(ei);
 }
 
-SCX_OPS_DEFINE(rusty_ops,
-	       .select_cpu = (void *)rusty_select_cpu,
-	       .enqueue = (void *)rusty_enqueue,
-	       .dispatch = (void *)rusty_dispatch,
-	       .runnable = (void *)rusty_runnable,
-	       .running = (void *)rusty_running,
-	       .stopping = (void *)rusty_stopping,
-	       .quiescent = (void *)rusty_quiescent,
-	       .enable = (void *)rusty_enable,
-	       .init_task = (void *)rusty_init_task,
-	       .init = (void *)rusty_init,
-	       .exit = (void *)rusty_exit,
-	       .name = "rusty");
+SCX_OPS_DEFINE(rusty_ops, .select_cpu = (void *)rusty_select_cpu, .enqueue = (void *)rusty_enqueue,
+	       .dispatch = (void *)rusty_dispatch, .runnable = (void *)rusty_runnable,
+	       .running = (void *)rusty_running, .stopping = (void *)rusty_stopping,
+	       .quiescent = (void *)rusty_quiescent, .tick = (void *)rusty_tick,
+	       .set_weight = (void *)rusty_set_weight, .enable = (void *)rusty_enable,
+	       .init_task = (void *)rusty_init_task, .exit_task = (void *)rusty_exit_task,
+	       .init = (void *)rusty_init, .exit = (void *)rusty_exit, .name = "rusty");
