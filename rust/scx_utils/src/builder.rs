@@ -88,8 +88,10 @@ pub struct BpfBuilder {
 }
 
 impl BpfBuilder {
-    /// Find clang and unpack the shipped headers into `OUT_DIR`. Also puts `scx_pelt`'s BPF header
-    /// on the include path (`#include <scx/pelt.bpf.h>`).
+    /// Find clang and unpack the shipped headers into `OUT_DIR`.
+    ///
+    /// Headers of other crates go on the path with [`include_dir`](Self::include_dir), e.g.
+    /// `.include_dir(scx_pelt::BPF_INCLUDE_DIR)` for `#include <scx/pelt.bpf.h>`.
     pub fn new() -> Result<Self> {
         let out_dir = PathBuf::from(
             std::env::var_os("OUT_DIR")
@@ -103,7 +105,7 @@ impl BpfBuilder {
         let [inc, arch_inc] = extract_bpf_headers(&out_dir.join("scx_utils_bpf"), &arch)?;
         Ok(Self {
             clang: find_bpf_clang()?,
-            include_dirs: vec![inc, arch_inc, PathBuf::from(scx_pelt::BPF_INCLUDE_DIR)],
+            include_dirs: vec![inc, arch_inc],
             cflags: vec![
                 "-mcpu=v3".into(),
                 "-Wall".into(),
