@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks that scx_utils packages for the registry on its own: `cargo package` must succeed
+# (building the packaged crate, with the build helper enabled) and the .crate must carry the
+# BPF headers a scheduler needs.
+#
+#   check-package.sh CARGO SOURCE_ROOT TARGET_DIR OFFLINE CARGO_HOME
+set -euo pipefail
+cargo=$1 src=$2 target=$3 offline=$4 cargo_home=$5
+[ -n "$cargo_home" ] && export CARGO_HOME=$cargo_home
+flags=(--allow-dirty --features build --target-dir "$target" --manifest-path "$src/Cargo.toml")
+[ "$offline" = true ] && flags+=(--offline)
+"$cargo" package -p scx_utils "${flags[@]}"
+crate=$(ls -t "$target"/package/scx_utils-*.crate | head -1)
+missing=0
+for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/user_exit_info.h \
+	bpf/include/scx/user_exit_info.bpf.h bpf/include/scx/loader.h bpf/arch/x86/vmlinux.h; do
+	if tar tzf "$crate" | grep -q "/$h\$"; then
+		echo "ok: $h"
+	else
+		echo "MISSING from $crate: $h"
+		missing=1
+	fi
+done
+exit $missing
