@@ -22,9 +22,13 @@ for sched in "scx_simple --stats 1" "scx_rusty --stats 1"; do
 	i=0
 	while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	state
-	for n in 1 2 3; do (end=$(($(date +%s) + 3)); while [ "$(date +%s)" -lt $end ]; do :; done) & done
-	wait_hogs=$(jobs -p | grep -v "^$pid$")
-	for j in $wait_hogs; do wait "$j"; done
+	# Three CPU hogs for four seconds, so there is something to schedule.
+	hogs=
+	for n in 1 2 3; do
+		(end=$(($(date +%s) + 4)); while [ "$(date +%s)" -lt $end ]; do :; done) &
+		hogs="$hogs $!"
+	done
+	for h in $hogs; do wait "$h"; done
 	kill -INT "$pid"
 	wait "$pid"
 	echo "  $name exited with status $?"
