@@ -5,7 +5,8 @@
 #   scripts/gen-vmlinux-h.sh --vmlinux FILE  use an already extracted vmlinux ELF
 #
 # The kernel is fetched and unpacked by the project's test-VM tool (tools/scx_vmtest), so the
-# mirror comes from this machine's apt configuration. bpftool >= 7.5 is needed: it writes the
+# mirror comes from this machine's apt configuration (SCX_VMTEST=path uses a built scx_vmtest
+# instead of `cargo run`). bpftool >= 7.5 is needed: it writes the
 # scx_bpf_* kfunc prototypes into the header. The first line of the output records the kernel.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +18,11 @@ if [ "${1:-}" = "--vmlinux" ]; then
 	kernel=${3:-unknown}
 else
 	kernel=${1:-7.3.4}
-	vmlinux=$(cd "$top" && cargo run -q -p scx_vmtest -- kernel --kernel "$kernel" --vmlinux)
+	if [ -n "${SCX_VMTEST:-}" ]; then
+		vmlinux=$("$SCX_VMTEST" kernel --kernel "$kernel" --vmlinux)
+	else
+		vmlinux=$(cd "$top" && cargo run -q -p scx_vmtest -- kernel --kernel "$kernel" --vmlinux)
+	fi
 fi
 
 ver=$("$bpftool" version | awk 'NR==1 { sub(/^v/, "", $2); print $2 }')
