@@ -11,10 +11,11 @@ flags=(--allow-dirty --features build --target-dir "$target" --manifest-path "$s
 [ "$offline" = true ] && flags+=(--offline)
 "$cargo" package -p scx_utils "${flags[@]}"
 crate=$(ls -t "$target"/package/scx_utils-*.crate | head -1)
+contents=$(tar tzf "$crate")
 missing=0
 for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/user_exit_info.h \
 	bpf/include/scx/user_exit_info.bpf.h bpf/include/scx/loader.h bpf/arch/x86/vmlinux.h; do
-	if tar tzf "$crate" | grep -q "/$h\$"; then
+	if grep -qx "scx_utils-[^/]*/$h" <<<"$contents"; then
 		echo "ok: $h"
 	else
 		echo "MISSING from $crate: $h"
