@@ -3,11 +3,20 @@
  * dutycycle RUN_MS SLEEP_MS SECONDS
  *
  * Busy-loops RUN_MS milliseconds, sleeps SLEEP_MS, and repeats for SECONDS; with SLEEP_MS 0 it
- * only spins. Both phases are measured on CLOCK_MONOTONIC. Periods are laid out on an absolute
- * grid (period k starts at start + k * (RUN_MS + SLEEP_MS)): a late wakeup delays the run phase
- * and shortens the following sleep, so the long-run running share stays RUN / (RUN + SLEEP)
- * instead of drifting down with every oversleep. Its comm is its file name, so a copy under
- * another name is tracked under that name.
+ * only spins. Time is CLOCK_MONOTONIC, the clock the guest kernel's scheduler also sees.
+ *
+ * The running share is kept at RUN / (RUN + SLEEP) however the CPU is shared out underneath
+ * (under single-threaded qemu the vCPUs take turns on one host thread, so a vCPU is routinely
+ * parked for a few milliseconds of guest time, and a busy loop that ends inside such a gap
+ * overshoots):
+ *   - periods lie on an absolute grid: period k starts at start + k * (RUN + SLEEP), and the
+ *     sleep ends at the next grid point, so a late wakeup or a long run shortens the sleep
+ *     instead of shifting every later period;
+ *   - a run phase that overshot its length is paid back by the next one (and a short one is
+ *     made up), so the total busy time stays periods * RUN;
+ *   - if it falls a whole period behind, the grid restarts from now.
+ * At exit it prints one line: periods, busy time, wall time, busy share and the longest run.
+ * Its comm is its file name, so a copy under another name is tracked under that name.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,8 +60,9 @@ static long long arg(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
-	long long run, sleep, secs, start, end, period_start, t;
+	long long run, sleep, secs, start, end, next, t, stop, debt = 0, busy = 0, longest = 0;
 	volatile unsigned long long spins = 0;
+	long long periods = 0;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: %s RUN_MS SLEEP_MS SECONDS\n", argv[0]);
@@ -67,26 +77,36 @@ int main(int argc, char **argv)
 	if (!sleep) {
 		while (now_ns() < end)
 			spins++;
-		return 0;
-	}
-	if (!run) {
+		busy = now_ns() - start;
+		longest = busy;
+		periods = 1;
+	} else if (!run) {
 		sleep_until(end);
-		return 0;
+	} else {
+		next = start;
+		while ((t = now_ns()) < end) {
+			/* this period's run: RUN minus what the previous ones ran too long */
+			stop = t + (run - debt > 0 ? run - debt : 0);
+			if (stop > end)
+				stop = end;
+			while (now_ns() < stop)
+				spins++;
+			t = now_ns() - t;
+			debt += t - run;
+			busy += t;
+			longest = t > longest ? t : longest;
+			periods++;
+			next += run + sleep;
+			t = now_ns();
+			if (next <= t)
+				next = t + sleep;
+			sleep_until(next < end ? next : end);
+		}
 	}
-	period_start = start;
-	for (;;) {
-		t = now_ns();
-		if (t >= end)
-			break;
-		/* run from when we actually got the CPU back, at most to the end */
-		for (long long stop = t + run; now_ns() < stop && now_ns() < end;)
-			spins++;
-		period_start += run + sleep;
-		t = now_ns();
-		/* so late that the next period already started: restart the grid from here */
-		if (period_start <= t)
-			period_start = t + sleep;
-		sleep_until(period_start < end ? period_start : end);
-	}
+	t = now_ns() - start;
+	printf("dutycycle: %s periods=%lld busy_ms=%lld wall_ms=%lld busy_pct=%.1f "
+	       "longest_run_ms=%.1f\n",
+	       argv[0], periods, busy / NSEC_PER_MSEC, t / NSEC_PER_MSEC,
+	       t ? 100.0 * busy / t : 0.0, longest / 1e6);
 	return 0;
 }

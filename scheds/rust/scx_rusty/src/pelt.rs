@@ -4,7 +4,7 @@
 use crate::bpf_intf;
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags};
-use scx_pelt::CpuPelt;
+use scx_pelt::{CpuPelt, TaskPelt};
 
 /// Most names `--track-comm` accepts.
 pub const MAX_TRACK_COMMS: usize = bpf_intf::rusty_consts_MAX_TRACK_COMMS as usize;
@@ -69,7 +69,7 @@ pub fn dom_util_report(util: &[u64]) -> String {
     s
 }
 
-/// One tracked task's published signals.
+/// One tracked task's signals, brought up to the time of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
     pub pid: u32,
@@ -80,7 +80,15 @@ pub struct Tracked {
 }
 
 impl Tracked {
-    fn from_report(r: &bpf_intf::pelt_report) -> Self {
+    /// The report's state advanced (with scx_pelt, bit-exact with the BPF side) to the PELT
+    /// clock time that corresponds to `mono_now` (CLOCK_MONOTONIC, ns): what the BPF side
+    /// would compute if it updated the task at that moment. A sleeping task decays, a running
+    /// one keeps accruing; without this, a task that is asleep whenever we look would always
+    /// show the value it had when it last stopped (the top of its sawtooth).
+    fn from_report(r: &bpf_intf::pelt_report, mono_now: u64) -> Self {
+        let mut t: TaskPelt = read_pod(as_bytes(&r.pelt)).unwrap_or_default();
+        let now = r.sched_clock + mono_now.saturating_sub(r.mono_clock);
+        t.update(now);
         let raw: Vec<u8> = r
             .comm
             .iter()
@@ -90,9 +98,9 @@ impl Tracked {
         Tracked {
             pid: r.pid,
             comm: String::from_utf8_lossy(&raw).into_owned(),
-            util_avg: r.util_avg,
-            runnable_avg: r.runnable_avg,
-            load_avg: r.load_avg,
+            util_avg: t.avg.util_avg,
+            runnable_avg: t.avg.runnable_avg,
+            load_avg: t.avg.load_avg,
         }
     }
 
@@ -103,6 +111,17 @@ impl Tracked {
             self.pid, self.comm, self.util_avg, self.runnable_avg, self.load_avg
         )
     }
+}
+
+/// CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns().
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The tracked tasks that are still alive, by pid. Entries of exited tasks (normally removed
@@ -120,7 +139,7 @@ pub fn tracked(map: &dyn MapCore) -> Result<Vec<Tracked>> {
         let Some(rep) = read_pod::<bpf_intf::pelt_report>(&bytes) else {
             continue;
         };
-        let t = Tracked::from_report(&rep);
+        let t = Tracked::from_report(&rep, monotonic_ns());
         if std::path::Path::new(&format!("/proc/{}", t.pid)).exists() {
             out.push(t);
         } else {
@@ -135,6 +154,12 @@ pub fn tracked(map: &dyn MapCore) -> Result<Vec<Tracked>> {
 trait Pod: Copy {}
 impl Pod for CpuPelt {}
 impl Pod for bpf_intf::pelt_report {}
+impl Pod for TaskPelt {}
+
+fn as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: a u64 slice is readable as bytes of 8 times its length.
+    unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, std::mem::size_of_val(words)) }
+}
 
 fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
     if bytes.len() < std::mem::size_of::<T>() {
@@ -163,21 +188,39 @@ mod tests {
         assert!(comm_table(&[]).unwrap().is_empty());
     }
 
-    #[test]
-    fn report_line_format() {
+    fn report(t: &TaskPelt, sched_clock: u64, mono_clock: u64) -> bpf_intf::pelt_report {
         let mut r = bpf_intf::pelt_report {
-            util_avg: 512,
-            runnable_avg: 520,
-            load_avg: 519,
             pid: 42,
+            sched_clock,
+            mono_clock,
             ..Default::default()
         };
+        // SAFETY: TaskPelt is 80 bytes of integers, pelt is [u64; 10].
+        r.pelt = unsafe { std::mem::transmute::<TaskPelt, [u64; 10]>(*t) };
         for (d, s) in r.comm.iter_mut().zip(b"duty50") {
             *d = *s as _;
         }
+        r
+    }
+
+    #[test]
+    fn report_is_brought_up_to_date() {
+        const MS: u64 = 1 << 20; // one PELT period, ns
+        let mut t = TaskPelt::new();
+        t.runnable(0, 1024);
+        t.running(0);
+        t.stopping(345 * MS);
+        t.quiescent(345 * MS, 1024);
+        assert_eq!(t.avg.util_avg, 1023);
+        // published at sched clock 345 periods = monotonic 1000; read 32 periods later
+        let r = report(&t, 345 * MS, 1000);
+        let now = Tracked::from_report(&r, 1000 + 32 * MS);
+        assert_eq!(now.util_avg, 511);
         assert_eq!(
-            Tracked::from_report(&r).line(),
-            "scx_rusty: pelt pid=42 comm=duty50 util_avg=512 runnable_avg=520 load_avg=519"
+            now.line(),
+            "scx_rusty: pelt pid=42 comm=duty50 util_avg=511 runnable_avg=511 load_avg=511"
         );
+        // a clock read before the publication changes nothing
+        assert_eq!(Tracked::from_report(&r, 0).util_avg, 1023);
     }
 }

@@ -57,15 +57,19 @@ struct dom_ctx {
 };
 
 /*
- * PELT signals of a task whose comm is tracked (--track-comm), published in the tracked_pelt
- * hash map under its pid whenever the BPF side updates them (running, stopping, tick).
+ * PELT state of a task whose comm is tracked (--track-comm), published in the tracked_pelt hash
+ * map under its pid whenever the BPF side updates it (running, stopping, tick).
  */
 struct pelt_report {
-	u64 util_avg;
-	u64 runnable_avg;
-	u64 load_avg;
-	/* scheduler clock (ns) of the PELT update these values come from */
-	u64 last_update_time;
+	/* struct scx_pelt_task after that update; scx_pelt::TaskPelt in Rust (80 bytes) */
+	u64 pelt[10];
+	/*
+	 * The scheduler clock (scx_now(), the PELT clock) and CLOCK_MONOTONIC (bpf_ktime_get_ns())
+	 * read together at publication: user space maps its own time onto the PELT clock with them
+	 * and brings the state up to the moment it reports.
+	 */
+	u64 sched_clock;
+	u64 mono_clock;
 	u32 pid;
 	char comm[RUSTY_COMM_LEN];
 	u32 __pad;

@@ -253,8 +253,11 @@ static bool comm_tracked(struct task_struct *p)
 	return false;
 }
 
-/* Publish @p's PELT signals if its comm is tracked. */
-static void publish_pelt(struct task_struct *p)
+_Static_assert(sizeof(((struct pelt_report *)0)->pelt) == sizeof(struct scx_pelt_task),
+	       "pelt_report.pelt holds a struct scx_pelt_task");
+
+/* Publish @p's PELT state, updated at @now, if its comm is tracked. */
+static void publish_pelt(struct task_struct *p, u64 now)
 {
 	struct pelt_report rep = {};
 	struct scx_pelt_task *t;
@@ -267,10 +270,9 @@ static void publish_pelt(struct task_struct *p)
 		return;
 	pid = p->pid;
 	rep.pid = pid;
-	rep.util_avg = t->avg.util_avg;
-	rep.runnable_avg = t->avg.runnable_avg;
-	rep.load_avg = t->avg.load_avg;
-	rep.last_update_time = t->avg.last_update_time;
+	__builtin_memcpy(rep.pelt, t, sizeof(*t));
+	rep.sched_clock = now;
+	rep.mono_clock = bpf_ktime_get_ns();
 	bpf_probe_read_kernel_str(rep.comm, sizeof(rep.comm), p->comm);
 	bpf_map_update_elem(&tracked_pelt, &pid, &rep, BPF_ANY);
 }
@@ -416,7 +418,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	u64 now = scx_now();
 
 	scx_pelt_task_running(p, now, cpu);
-	publish_pelt(p);
+	publish_pelt(p, now);
 	if (!tctx)
 		return;
 	tctx->last_run_at = now;
@@ -433,7 +435,7 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 	u64 now = scx_now(), ran, weighted;
 
 	scx_pelt_task_stopping(p, now);
-	publish_pelt(p);
+	publish_pelt(p, now);
 	if (!tctx)
 		return;
 	ran = now - tctx->last_run_at;
@@ -479,7 +481,7 @@ void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 	c = scx_pelt_cpu_get(scx_bpf_task_cpu(p));
 	if (c)
 		scx_pelt_cpu_update(c, now);
-	publish_pelt(p);
+	publish_pelt(p, now);
 }
 
 void BPF_STRUCT_OPS(rusty_set_weight, struct task_struct *p, u32 weight)
