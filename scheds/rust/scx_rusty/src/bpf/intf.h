@@ -58,7 +58,8 @@ struct dom_ctx {
 
 /*
  * PELT state of a task whose comm is tracked (--track-comm), published in the tracked_pelt hash
- * map under its pid whenever the BPF side updates it (running, stopping, tick).
+ * map under its pid whenever the BPF side updates it (runnable, running, stopping, quiescent,
+ * tick).
  */
 struct pelt_report {
 	/* struct scx_pelt_task after that update; scx_pelt::TaskPelt in Rust (80 bytes) */

@@ -32,8 +32,9 @@
  * signals the user-space load balancer will use: per-CPU util summed per domain says how busy
  * a domain is, and a task's load_avg says how much moving it shifts. The deadline above does not
  * use them: avg_runtime is a per-run length, which PELT's util (a duty cycle) cannot replace,
- * so ordering is unchanged. --track-comm publishes the signals of tasks with chosen comms in
- * the tracked_pelt map, the only cost when it is off being one read of a read-only global.
+ * so ordering is unchanged. --track-comm publishes the state of tasks with chosen comms in the
+ * tracked_pelt map after each of their updates; when it is off, the only cost is one read of a
+ * read-only global per callback.
  */
 #include <scx/common.bpf.h>
 #include <scx/pelt.bpf.h>
@@ -398,6 +399,7 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 
 	scx_pelt_task_runnable(p, now, scx_pelt_weight_from_scx(p->scx.weight),
 			       scx_bpf_task_cpu(p));
+	publish_pelt(p, now);
 	if (!(enq_flags & SCX_ENQ_WAKEUP))
 		return;
 	/* The current task woke @p: count it as a producer. */
@@ -455,6 +457,7 @@ void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
 	u64 now = scx_now();
 
 	scx_pelt_task_quiescent(p, now);
+	publish_pelt(p, now);
 	if (!(deq_flags & SCX_DEQ_SLEEP))
 		return;
 	tctx = task_ctx(p);
