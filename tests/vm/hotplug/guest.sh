@@ -17,28 +17,29 @@ wait_state() { # wait_state WANT SECONDS
 # The number of times the scheduler was enabled so far (bumped on every attach).
 enable_seq() { cat /sys/kernel/sched_ext/enable_seq; }
 
+flip_cpu1() { # flip_cpu1 0|1 LABEL: set CPU 1's online state, expect a fresh attach
+	seq=$(enable_seq)
+	echo "$1" >/sys/devices/system/cpu/cpu1/online || why="$why $2-failed"
+	i=0
+	while [ "$(enable_seq)" = "$seq" ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(enable_seq)" != "$seq" ] || why="$why no-reattach-after-$2"
+	wait_state enabled 30 || why="$why not-enabled-after-$2"
+}
+
 for sched in "$@"; do
 	name=$(basename "$sched")
 	why=
 	/vmtest/scx_vmtest guest-exec -- "$sched" >/tmp/$name.log 2>&1 &
 	pid=$!
 	wait_state enabled 30 || why="$why never-attached"
-	seq0=$(enable_seq)
 
-	echo 0 >/sys/devices/system/cpu/cpu1/online || why="$why offline-failed"
-	# The kernel ejects the scheduler and the loader attaches again.
-	i=0
-	while [ "$(enable_seq)" = "$seq0" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-	[ "$(enable_seq)" != "$seq0" ] || why="$why no-reattach-after-offline"
-	wait_state enabled 30 || why="$why not-enabled-after-offline"
+	# Each flip makes the kernel eject the scheduler; the loader must attach again by itself.
+	flip_cpu1 0 offline
 	kill -0 $pid 2>/dev/null || why="$why loader-died"
-	seq1=$(enable_seq)
-
-	echo 1 >/sys/devices/system/cpu/cpu1/online || why="$why online-failed"
-	i=0
-	while [ "$(enable_seq)" = "$seq1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-	[ "$(enable_seq)" != "$seq1" ] || why="$why no-reattach-after-online"
-	wait_state enabled 30 || why="$why not-enabled-after-online"
+	flip_cpu1 1 online
 
 	kill -INT $pid 2>/dev/null
 	wait $pid

@@ -9,9 +9,12 @@
 # the shell and scx_rusty included, is moved to CPU 0, and so are unbound workqueues):
 #   duty50  $DUTY_MS $DUTY_MS $SECS   (50 % duty cycle, default 32/32 ms)
 #   spin100 0 0 $SECS                  (always running)
-# and takes the LAST "scx_rusty: pelt" line reported for each while both still run. PASS when
-# duty50's util_avg lies in the steady-state band of shared/docs/pelt.md for that period and
-# spin100's is 1023..1024. Prints one PASS/FAIL line with the numbers; exits 0 on PASS, 1 on
+# and takes the last 5 "scx_rusty: pelt" lines (one a second) reported for each while both still
+# run. PASS when the median of duty50's util_avg lies in the steady-state band of
+# shared/docs/pelt.md for that period, and spin100's util_avg reaches 1023..1024 (its largest
+# sample) without ever exceeding 1024. One sample alone is at the mercy of emulation jitter: the
+# single-threaded TCG host thread can stretch one 32 ms run by 10-20 ms, or leave a vCPU's
+# kernel thread holding the spinner's CPU for a moment, which moves one reading out of the band. Prints one PASS/FAIL line with the numbers; exits 0 on PASS, 1 on
 # FAIL, 2 on a usage or VM error.
 #
 # Environment: DUTY_MS (1, 4, 16 or 32; default 32), SECS (default 12: steady state is reached
@@ -77,8 +80,8 @@ wait \$a \$b
 cat /tmp/duty50.out /tmp/spin100.out
 echo "GUEST: state \$(cat /sys/kernel/sched_ext/state)"
 grep -c 'scx_rusty: pelt' /tmp/snap.log | sed 's/^/GUEST: pelt lines /'
-echo "GUEST: last duty50 \$(grep 'scx_rusty: pelt .*comm=duty50 ' /tmp/snap.log | tail -n 1)"
-echo "GUEST: last spin100 \$(grep 'scx_rusty: pelt .*comm=spin100 ' /tmp/snap.log | tail -n 1)"
+grep 'scx_rusty: pelt .*comm=duty50 ' /tmp/snap.log | tail -n 5 | sed 's/^/GUEST: sample duty50 /'
+grep 'scx_rusty: pelt .*comm=spin100 ' /tmp/snap.log | tail -n 5 | sed 's/^/GUEST: sample spin100 /'
 GUEST
 )
 
@@ -97,25 +100,28 @@ if [ $rc -ne 0 ]; then
 	exit 2
 fi
 
-field() { # LINE KEY
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+# util_avg of every sample of task $1, sorted numerically, one per line.
+samples() {
+	grep "^GUEST: sample $1 " "$tmp/out" | tr ' ' '\n' | sed -n 's/^util_avg=//p' | sort -n
 }
-dline=$(grep '^GUEST: last duty50 ' "$tmp/out")
-sline=$(grep '^GUEST: last spin100 ' "$tmp/out")
-du=$(field "$dline" util_avg)
-su=$(field "$sline" util_avg)
+dus=$(samples duty50)
+sus=$(samples spin100)
+nd=$(echo "$dus" | grep -c .)
+ns=$(echo "$sus" | grep -c .)
+du=$(echo "$dus" | sed -n "$(((nd + 1) / 2))p")
+smax=$(echo "$sus" | tail -n 1)
 why=""
-if [ -z "$du" ]; then
-	why="${why}no_duty50_line,"
+if [ "$nd" -lt 3 ]; then
+	why="${why}too_few_duty50_samples,"
 elif [ "$du" -lt $LO ] || [ "$du" -gt $HI ]; then
 	why="${why}duty50_out_of_band,"
 fi
-if [ -z "$su" ]; then
-	why="${why}no_spin100_line,"
-elif [ "$su" -lt 1023 ] || [ "$su" -gt 1024 ]; then
+if [ "$ns" -lt 3 ]; then
+	why="${why}too_few_spin100_samples,"
+elif [ "$smax" -lt 1023 ] || [ "$smax" -gt 1024 ]; then
 	why="${why}spin100_not_saturated,"
 fi
-summary="kernel=$KERNEL duty=${DUTY_MS}/${DUTY_MS}ms duty50_util_avg=${du:--} band=$LO..$HI spin100_util_avg=${su:--} want=1023..1024"
+summary="kernel=$KERNEL duty=${DUTY_MS}/${DUTY_MS}ms duty50_median_util_avg=${du:--} band=$LO..$HI spin100_max_util_avg=${smax:--} want=1023..1024 duty50_samples=$(echo $dus | tr ' ' ,) spin100_samples=$(echo $sus | tr ' ' ,)"
 if [ -z "$why" ]; then
 	echo "PASS pelt $summary"
 	exit 0
