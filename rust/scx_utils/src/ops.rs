@@ -154,3 +154,129 @@ pub fn attach_ops(obj: &mut Object, ops_map: &str) -> Result<Link> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! prepare_ops() against the BTF of real kernels: an object built for 7.3 (the shipped
+    //! vmlinux.h) opened on this host (opening needs no sched_ext), prepared as for 6.19 and 7.3.
+    //! The kernels' vmlinux files come from the test VM's cache: set SCX_VMTEST_VMLINUX_6_19 and
+    //! SCX_VMTEST_VMLINUX_7_3 (meson's compat-btf test does).
+    use super::*;
+    use crate::kernel_btf::KernelBtf;
+    use libbpf_rs::ObjectBuilder;
+
+    fn vmlinux(var: &str) -> Option<std::path::PathBuf> {
+        let p = std::env::var_os(var).map(std::path::PathBuf::from);
+        if p.is_none() {
+            println!("SKIPPED: {var} is unset (meson test compat-btf sets it)");
+        }
+        p
+    }
+
+    fn probe_object(dir: &std::path::Path) -> std::path::PathBuf {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let [inc, arch] = crate::extract_bpf_headers(&dir.join("hdr"), "x86").unwrap();
+        let obj = dir.join("ops_probe.bpf.o");
+        let clang = std::env::var("BPF_CLANG").unwrap_or_else(|_| "clang-19".into());
+        let libbpf_inc = std::env::var("SCX_LIBBPF_INCLUDE").expect(
+            "SCX_LIBBPF_INCLUDE must name a folder holding bpf/bpf_helpers.h (meson sets it)",
+        );
+        let st = std::process::Command::new(&clang)
+            .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-c"])
+            .arg(root.join("tests/bpf/ops_probe.bpf.c"))
+            .arg(format!("-I{}", inc.display()))
+            .arg(format!("-I{}", arch.display()))
+            .arg(format!("-I{libbpf_inc}"))
+            .arg("-o")
+            .arg(&obj)
+            .status()
+            .unwrap_or_else(|e| panic!("running {clang}: {e}"));
+        assert!(st.success(), "compiling the probe failed");
+        obj
+    }
+
+    /// (flags, rescue_quantum_us, hotplug_seq, exit_dump_len, timeout_ms) after prepare_ops_for.
+    fn prepared(obj_path: &std::path::Path, kernel: &KernelBtf) -> (u64, u32, u64, u32, u32) {
+        let mut obj = ObjectBuilder::default().open_file(obj_path).unwrap();
+        prepare_ops_for(
+            &mut obj,
+            "probe_ops",
+            &OpsOptions {
+                exit_dump_len: Some(4096),
+            },
+            kernel,
+            Some(42),
+        )
+        .unwrap();
+        let members = KernelBtf::of_object(&obj)
+            .unwrap()
+            .struct_members("sched_ext_ops")
+            .unwrap();
+        let map = obj.maps().find(|m| m.name() == "probe_ops").unwrap();
+        let data = map.initial_value().unwrap();
+        let at = |name: &str, len: usize| {
+            let m = members.iter().find(|m| m.name == name).unwrap();
+            let mut b = [0u8; 8];
+            b[..len].copy_from_slice(&data[m.offset..m.offset + len]);
+            u64::from_ne_bytes(b)
+        };
+        (
+            at("flags", 8),
+            at("rescue_quantum_us", 4) as u32,
+            at("hotplug_seq", 8),
+            at("exit_dump_len", 4) as u32,
+            at("timeout_ms", 4) as u32,
+        )
+    }
+
+    #[test]
+    fn fits_the_ops_struct_to_each_kernel() {
+        let (Some(v619), Some(v73)) = (
+            vmlinux("SCX_VMTEST_VMLINUX_6_19"),
+            vmlinux("SCX_VMTEST_VMLINUX_7_3"),
+        ) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let obj = probe_object(dir.path());
+        const ENQ_LAST: u64 = 2;
+        const TID_TO_TASK: u64 = 256;
+
+        // 6.19 has neither TID_TO_TASK nor rescue_quantum_us: both cleared, the rest kept.
+        let old = prepared(&obj, &KernelBtf::from_file(&v619).unwrap());
+        assert_eq!(old, (ENQ_LAST, 0, 42, 4096, 5000));
+        // 7.3 has both: nothing cleared.
+        let new = prepared(&obj, &KernelBtf::from_file(&v73).unwrap());
+        assert_eq!(new, (ENQ_LAST | TID_TO_TASK, 500, 42, 4096, 5000));
+    }
+
+    #[test]
+    fn refuses_a_dump_larger_than_the_report() {
+        let Some(v73) = vmlinux("SCX_VMTEST_VMLINUX_7_3") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let obj = probe_object(dir.path());
+        let mut open = ObjectBuilder::default().open_file(&obj).unwrap();
+        let err = prepare_ops_for(
+            &mut open,
+            "probe_ops",
+            &OpsOptions {
+                exit_dump_len: Some(1 << 20),
+            },
+            &KernelBtf::from_file(&v73).unwrap(),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        let err = prepare_ops_for(
+            &mut open,
+            "no_such_ops",
+            &OpsOptions::default(),
+            &KernelBtf::from_file(&v73).unwrap(),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no_such_ops"), "{err}");
+    }
+}

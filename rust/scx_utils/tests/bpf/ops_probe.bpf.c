@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * An ops struct that uses what only 7.3 has (SCX_OPS_TID_TO_TASK, rescue_quantum_us) next to
+ * what every kernel has, for testing prepare_ops() against different kernels' BTF.
+ */
+#include <scx/common.bpf.h>
+
+char _license[] SEC("license") = "GPL";
+
+void BPF_STRUCT_OPS(probe_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	scx_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+}
+
+SCX_OPS_DEFINE(probe_ops, .enqueue = (void *)probe_enqueue,
+	       .flags = SCX_OPS_ENQ_LAST | SCX_OPS_TID_TO_TASK, .rescue_quantum_us = 500,
+	       .timeout_ms = 5000, .name = "probe");
