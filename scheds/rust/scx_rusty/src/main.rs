@@ -71,8 +71,9 @@ struct Opts {
     #[arg(short = 'p', long)]
     partial: bool,
 
-    /// Bytes of the kernel's debug dump to keep when the scheduler fails (at most 32768).
-    #[arg(long, value_name = "BYTES")]
+    /// Bytes of the kernel's debug dump to keep when the scheduler fails (at most 32768, the
+    /// capacity of the exit report).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=32768))]
     exit_dump_len: Option<u32>,
 
     /// Print libbpf's debug output, including the verifier log.
