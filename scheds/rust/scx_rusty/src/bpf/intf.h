@@ -24,8 +24,9 @@ enum rusty_consts {
 
 /* Counters the BPF side keeps per CPU; user space sums and prints them. */
 enum rusty_stat {
-	/* select_cpu found an idle CPU: the previous one, its SMT sibling, in its LLC, in its
-	 * node
+	/*
+	 * An idle CPU was found for a task: the previous one, its SMT sibling, one in its LLC
+	 * (select_cpu, or enqueue when one went idle meanwhile), one in its node.
 	 */
 	STAT_IDLE_PREV,
 	STAT_IDLE_CORE,

@@ -351,13 +351,20 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
 		tctx->vruntime = dctx->vtime_now - slice_ns;
 
+	/*
+	 * A CPU of the domain may have gone idle since select_cpu looked (or select_cpu was not
+	 * called: preemption, yield, affinity change). Hand the task straight to it: inserting on
+	 * a remote local DSQ wakes that CPU, with no kick needed (scx_bpf_kick_cpu is not callable
+	 * on Debian's 7.1 and 7.2 kernels, whose BTF lacks its _impl twin).
+	 */
+	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_LLC);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+		return;
+	}
 	stat_inc(STAT_QUEUED);
 	scx_dsq_insert_vtime(p, dom, slice_ns, task_deadline(p, tctx), enq_flags);
-
-	/* Wake an idle CPU of the domain so the queued task does not wait for a tick. */
-	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
-	if (cpu >= 0)
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
