@@ -105,6 +105,12 @@ impl KernelBtf {
         (t.info >> 24) & 0x1f
     }
 
+    /// The type a FUNC, PTR, TYPEDEF or modifier refers to.
+    fn referenced(t: &libbpf_sys::btf_type) -> u32 {
+        // SAFETY: for these kinds the size/type union holds a type id; both arms are u32.
+        unsafe { t.__bindgen_anon_1.type_ }
+    }
+
     fn vlen(t: &libbpf_sys::btf_type) -> usize {
         (t.info & 0xffff) as usize
     }
@@ -123,6 +129,56 @@ impl KernelBtf {
     pub fn struct_has_field(&self, st: &str, field: &str) -> bool {
         self.struct_members(st)
             .is_some_and(|members| members.iter().any(|m| m.name == field))
+    }
+
+    /// Names of all functions of this BTF. In an opened BPF object these are its programs and
+    /// the kfuncs it calls, as spelled there (flavor suffixes included): libbpf gives the kfunc
+    /// declarations global linkage when it opens the object, so they cannot be told apart here.
+    pub(crate) fn func_names(&self) -> Vec<String> {
+        // SAFETY: valid btf.
+        let count = unsafe { libbpf_sys::btf__type_cnt(self.ptr) };
+        (1..count)
+            .map(|id| (id, self.type_by_id(id)))
+            .filter(|(_, t)| Self::kind(t) == BTF_KIND_FUNC)
+            .map(|(_, t)| self.name_at(t.name_off))
+            .collect()
+    }
+
+    /// Is kfunc `name` described with the verifier-supplied trailing `struct bpf_prog_aux *`
+    /// argument but without the `<name>_impl` twin the verifier then looks for? Kernels whose
+    /// BTF was generated that way (Debian's 7.1 and 7.2 builds, for some kfuncs) refuse every
+    /// call to such a kfunc.
+    pub fn kfunc_uncallable(&self, name: &str) -> bool {
+        let Some(id) = self.find(name, BTF_KIND_FUNC) else {
+            return false;
+        };
+        if self.find(&format!("{name}_impl"), BTF_KIND_FUNC).is_some() {
+            return false;
+        }
+        let proto = self.type_by_id(Self::referenced(self.type_by_id(id)));
+        let n = Self::vlen(proto);
+        if n == 0 {
+            return false;
+        }
+        // SAFETY: a func_proto's params follow its header, vlen of them.
+        let last = unsafe {
+            let first =
+                (proto as *const libbpf_sys::btf_type).add(1) as *const libbpf_sys::btf_param;
+            &*first.add(n - 1)
+        };
+        // SAFETY: valid btf and type id.
+        let ptr = unsafe { libbpf_sys::btf__resolve_type(self.ptr, last.type_) };
+        if ptr <= 0 || Self::kind(self.type_by_id(ptr as u32)) != 2 {
+            return false;
+        }
+        // SAFETY: valid btf and type id.
+        let target = unsafe {
+            libbpf_sys::btf__resolve_type(
+                self.ptr,
+                self.type_by_id(ptr as u32).__bindgen_anon_1.type_,
+            )
+        };
+        target > 0 && self.name_at(self.type_by_id(target as u32).name_off) == "bpf_prog_aux"
     }
 
     pub(crate) fn struct_members(&self, st: &str) -> Option<Vec<Member>> {

@@ -70,7 +70,10 @@ fn known_ops_flags(kernel: &KernelBtf) -> u64 {
 /// - `exit_dump_len` is set so the kernel's debug dump fits the exit report.
 pub fn prepare_ops(obj: &mut OpenObject, ops_map: &str, opts: &OpsOptions) -> Result<()> {
     let kernel = KernelBtf::load()?;
-    prepare_ops_for(obj, ops_map, opts, &kernel, sysfs::hotplug_seq().ok())
+    for warning in prepare_ops_for(obj, ops_map, opts, &kernel, sysfs::hotplug_seq().ok())? {
+        log::warn!("{warning}");
+    }
+    Ok(())
 }
 
 pub(crate) fn prepare_ops_for(
@@ -79,12 +82,25 @@ pub(crate) fn prepare_ops_for(
     opts: &OpsOptions,
     kernel: &KernelBtf,
     hotplug_seq: Option<u64>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
     let dump_len = opts.exit_dump_len.unwrap_or(DUMP_CAPACITY as u32);
     if dump_len as usize > DUMP_CAPACITY {
         bail!("exit dump length {dump_len} is larger than the {DUMP_CAPACITY} bytes the exit report holds");
     }
-    let obj_members = KernelBtf::of_object(obj)?
+    let obj_btf = KernelBtf::of_object(obj)?;
+    for kfunc in obj_btf.func_names() {
+        // The kernel matches "name___flavor" by "name".
+        let base = kfunc.split("___").next().unwrap_or(&kfunc);
+        if kernel.kfunc_uncallable(base) {
+            warnings.push(format!(
+                "this kernel cannot run BPF calls to {base}: its BTF lists the hidden bpf_prog_aux \
+                 argument but no {base}_impl (BTF made by an older pahole); loading fails unless \
+                 every call is guarded with bpf_ksym_exists()"
+            ));
+        }
+    }
+    let obj_members = obj_btf
         .struct_members("sched_ext_ops")
         .ok_or_else(|| anyhow!("the BPF object has no struct sched_ext_ops"))?;
     let kernel_members = kernel.struct_members("sched_ext_ops").ok_or_else(|| {
@@ -110,33 +126,38 @@ pub(crate) fn prepare_ops_for(
         }
         let field = &mut data[m.offset..m.offset + size];
         if field.iter().any(|&b| b != 0) {
-            log::warn!("this kernel has no sched_ext_ops.{}; ignoring it", m.name);
+            warnings.push(format!(
+                "this kernel has no sched_ext_ops.{}; ignoring it",
+                m.name
+            ));
             field.fill(0);
         }
     }
 
-    let mut put_u64 = |name: &str, f: &dyn Fn(u64) -> u64| {
-        if let Some(m) = obj_members.iter().find(|m| m.name == name) {
-            let bytes: &mut [u8; 8] = (&mut data[m.offset..m.offset + 8]).try_into().unwrap();
-            *bytes = f(u64::from_ne_bytes(*bytes)).to_ne_bytes();
-        }
+    let find = |name: &str| {
+        obj_members
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.offset)
     };
-    put_u64("flags", &|flags| {
+    if let Some(off) = find("flags") {
+        let bytes: &mut [u8; 8] = (&mut data[off..off + 8]).try_into().unwrap();
+        let flags = u64::from_ne_bytes(*bytes);
         if flags & !known_flags != 0 {
-            log::warn!(
+            warnings.push(format!(
                 "this kernel lacks ops flags {:#x}; clearing them",
                 flags & !known_flags
-            );
+            ));
         }
-        flags & known_flags
-    });
-    if let Some(seq) = hotplug_seq {
-        put_u64("hotplug_seq", &|_| seq);
+        *bytes = (flags & known_flags).to_ne_bytes();
+    }
+    if let (Some(seq), Some(off)) = (hotplug_seq, find("hotplug_seq")) {
+        data[off..off + 8].copy_from_slice(&seq.to_ne_bytes());
     }
     if let Some(m) = obj_members.iter().find(|m| m.name == "exit_dump_len") {
         data[m.offset..m.offset + 4].copy_from_slice(&dump_len.to_ne_bytes());
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// Attach the loaded ops struct in map `ops_map`. The scheduler runs until the returned link is
@@ -159,7 +180,7 @@ pub fn attach_ops(obj: &mut Object, ops_map: &str) -> Result<Link> {
 mod tests {
     //! prepare_ops() against the BTF of real kernels: an object built for 7.3 (the shipped
     //! vmlinux.h) opened on this host (opening needs no sched_ext), prepared as for 6.19 and 7.3.
-    //! The kernels' vmlinux files come from the test VM's cache: set SCX_VMTEST_VMLINUX_6_19 and
+    //! The kernels' vmlinux files come from the test VM's cache: set SCX_VMTEST_VMLINUX_6_19, _7_1 and
     //! SCX_VMTEST_VMLINUX_7_3 (meson's compat-btf test does).
     use super::*;
     use crate::kernel_btf::KernelBtf;
@@ -195,10 +216,14 @@ mod tests {
         obj
     }
 
-    /// (flags, rescue_quantum_us, hotplug_seq, exit_dump_len, timeout_ms) after prepare_ops_for.
-    fn prepared(obj_path: &std::path::Path, kernel: &KernelBtf) -> (u64, u32, u64, u32, u32) {
+    /// (flags, rescue_quantum_us, hotplug_seq, exit_dump_len, timeout_ms) after prepare_ops_for,
+    /// and its warnings.
+    fn prepared(
+        obj_path: &std::path::Path,
+        kernel: &KernelBtf,
+    ) -> ((u64, u32, u64, u32, u32), Vec<String>) {
         let mut obj = ObjectBuilder::default().open_file(obj_path).unwrap();
-        prepare_ops_for(
+        let warnings = prepare_ops_for(
             &mut obj,
             "probe_ops",
             &OpsOptions {
@@ -220,13 +245,14 @@ mod tests {
             b[..len].copy_from_slice(&data[m.offset..m.offset + len]);
             u64::from_ne_bytes(b)
         };
-        (
+        let fields = (
             at("flags", 8),
             at("rescue_quantum_us", 4) as u32,
             at("hotplug_seq", 8),
             at("exit_dump_len", 4) as u32,
             at("timeout_ms", 4) as u32,
-        )
+        );
+        (fields, warnings)
     }
 
     #[test]
@@ -242,12 +268,43 @@ mod tests {
         const ENQ_LAST: u64 = 2;
         const TID_TO_TASK: u64 = 256;
 
-        // 6.19 has neither TID_TO_TASK nor rescue_quantum_us: both cleared, the rest kept.
-        let old = prepared(&obj, &KernelBtf::from_file(&v619).unwrap());
+        // 6.19 has neither TID_TO_TASK nor rescue_quantum_us: both cleared with a warning each,
+        // the rest kept.
+        let (old, warnings) = prepared(&obj, &KernelBtf::from_file(&v619).unwrap());
         assert_eq!(old, (ENQ_LAST, 0, 42, 4096, 5000));
-        // 7.3 has both: nothing cleared.
-        let new = prepared(&obj, &KernelBtf::from_file(&v73).unwrap());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("rescue_quantum_us")));
+        assert!(warnings.iter().any(|w| w.contains("0x100")));
+        // 7.3 has both: nothing cleared, nothing to say.
+        let (new, warnings) = prepared(&obj, &KernelBtf::from_file(&v73).unwrap());
         assert_eq!(new, (ENQ_LAST | TID_TO_TASK, 500, 42, 4096, 5000));
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    /// Debian's 7.1 BTF lists scx_bpf_kick_cpu with its hidden aux argument and no _impl twin:
+    /// the probe calls it (guarded), so preparing for 7.1 must say the kernel cannot run it.
+    #[test]
+    fn names_kfuncs_the_kernel_cannot_run() {
+        let (Some(v71), Some(v73)) = (
+            vmlinux("SCX_VMTEST_VMLINUX_7_1"),
+            vmlinux("SCX_VMTEST_VMLINUX_7_3"),
+        ) else {
+            return;
+        };
+        let k71 = KernelBtf::from_file(&v71).unwrap();
+        let k73 = KernelBtf::from_file(&v73).unwrap();
+        assert!(k71.kfunc_uncallable("scx_bpf_kick_cpu"));
+        assert!(!k73.kfunc_uncallable("scx_bpf_kick_cpu"));
+        // Has the aux argument, but also the _impl twin: callable.
+        assert!(!k71.kfunc_uncallable("scx_bpf_dsq_insert"));
+        let dir = tempfile::tempdir().unwrap();
+        let obj = probe_object(dir.path());
+        let (_, warnings) = prepared(&obj, &k71);
+        assert!(
+            warnings.iter().any(|w| w.contains("scx_bpf_kick_cpu_impl")),
+            "{warnings:?}"
+        );
+        assert!(prepared(&obj, &k73).1.is_empty());
     }
 
     #[test]

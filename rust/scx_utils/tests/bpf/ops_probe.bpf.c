@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * An ops struct that uses what only 7.3 has (SCX_OPS_TID_TO_TASK, rescue_quantum_us) next to
- * what every kernel has, for testing prepare_ops() against different kernels' BTF.
+ * what every kernel has, and a guarded call to a kfunc some kernels cannot run, for testing
+ * prepare_ops() against different kernels' BTF.
  */
 #include <scx/common.bpf.h>
 
@@ -10,6 +11,8 @@ char _license[] SEC("license") = "GPL";
 void BPF_STRUCT_OPS(probe_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	scx_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+	if (bpf_ksym_exists(scx_bpf_kick_cpu))
+		scx_bpf_kick_cpu(0, SCX_KICK_IDLE);
 }
 
 SCX_OPS_DEFINE(probe_ops, .enqueue = (void *)probe_enqueue,
