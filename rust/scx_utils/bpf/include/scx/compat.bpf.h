@@ -9,6 +9,13 @@
  * running kernel cannot take, so one object file loads on 6.12 through 7.3.
  *
  * Scheduler code calls the scx_* wrappers, never the flavored names.
+ *
+ * Some kernels cannot run certain kfuncs at all: Debian's 7.1 and 7.2 builds describe
+ * scx_bpf_kick_cpu, scx_bpf_task_set_slice, scx_bpf_task_set_dsq_vtime, scx_bpf_exit_bstr and
+ * scx_bpf_get_idle_{cpu,smt}mask with the verifier's hidden bpf_prog_aux argument but without
+ * the <name>_impl twin the verifier looks for. libbpf leaves them unresolved, so
+ * bpf_ksym_exists() is false there and the wrappers below fall back; a direct call fails to
+ * load, and scx_utils' prepare_ops() names the kfunc beforehand.
  */
 #ifndef __SCX_COMPAT_BPF_H
 #define __SCX_COMPAT_BPF_H
