@@ -5,6 +5,7 @@
 //! a private apt state directory so the system configuration is never touched. Unpacked
 //! images are cached under [`cache_dir`]`/kernels/<version>/`.
 
+use crate::vm::is_elf;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -477,15 +478,6 @@ fn mirror_uri() -> Result<String> {
         .ok_or_else(|| {
             anyhow!("apt has no '{HOST_RELEASE}' source configured to take a Debian mirror from")
         })
-}
-
-fn is_elf(p: &Path) -> bool {
-    let mut b = [0u8; 4];
-    use std::io::Read;
-    fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_ok()
-        && b == *b"\x7fELF"
 }
 
 /// Decompress the zstd payload of a bzImage into an ELF vmlinux.

@@ -26,7 +26,8 @@ pub struct Initramfs {
     present: BTreeSet<String>,
 }
 
-fn is_elf(p: &Path) -> bool {
+/// Does `p` start with the ELF magic?
+pub(crate) fn is_elf(p: &Path) -> bool {
     let mut b = [0u8; 4];
     fs::File::open(p)
         .and_then(|mut f| f.read_exact(&mut b))
