@@ -300,6 +300,18 @@ struct Framer {
 }
 
 impl Framer {
+    fn new(mark: String) -> Self {
+        Self {
+            mark,
+            partial: Vec::new(),
+            state: 0,
+            status: None,
+            blank: 0,
+            output: String::new(),
+            dmesg: String::new(),
+        }
+    }
+
     fn feed(&mut self, bytes: &[u8], stream: bool) {
         self.partial.extend_from_slice(bytes);
         while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
@@ -436,15 +448,7 @@ pub fn run(cfg: &VmConfig, mut root: Initramfs) -> Result<VmResult> {
         .with_context(|| format!("starting {}", qemu.display()))?;
     let mut guard = QemuGuard(Some(child));
 
-    let mut framer = Framer {
-        mark,
-        partial: Vec::new(),
-        state: 0,
-        status: None,
-        blank: 0,
-        output: String::new(),
-        dmesg: String::new(),
-    };
+    let mut framer = Framer::new(mark);
     let mut out_file = fs::File::open(&out_log)?;
     let mut buf = vec![0u8; 65536];
     let deadline = start + cfg.timeout;
@@ -531,30 +535,14 @@ mod tests {
 
     #[test]
     fn framing() {
-        let mut f = Framer {
-            mark: "M".into(),
-            partial: Vec::new(),
-            state: 0,
-            status: None,
-            blank: 0,
-            output: String::new(),
-            dmesg: String::new(),
-        };
+        let mut f = Framer::new("M".into());
         f.feed(b"junk\r\nM BEGIN\r\nhello\r\nno newline", false);
         f.feed(b"M END rc=3\r\nM DMESG\nk1\nk2\nM DONE\n", false);
         assert_eq!(f.status, Some(3));
         assert_eq!(f.output, "hello\nno newline\n");
         assert_eq!(f.dmesg, "k1\nk2\n");
 
-        let mut f = Framer {
-            mark: "M".into(),
-            partial: Vec::new(),
-            state: 0,
-            status: None,
-            blank: 0,
-            output: String::new(),
-            dmesg: String::new(),
-        };
+        let mut f = Framer::new("M".into());
         f.feed(b"M BEGIN\nout\n\nM END rc=0\n", false);
         assert_eq!(f.output, "out\n");
         assert_eq!(f.status, Some(0));
