@@ -20,9 +20,7 @@ check() {
 	fi
 	stop_sched
 	wait_state disabled 15 && DETACHED=yes
-	dmesg_since >/tmp/dmesg.$idx
-	OOPS=$(has_oops /tmp/dmesg.$idx)
-	BPF_ERROR=$(has_bpf_error /tmp/dmesg.$idx)
+	scan_dmesg "$idx"
 
 	[ "$ATTACHED" = yes ] && [ "$LOAD" != ok ] && why="$why,load"
 	[ "$RESPONSIVE" = no ] && why="$why,responsive"
@@ -32,9 +30,6 @@ check() {
 	[ "$OOPS" = no ] || why="$why,oops"
 	[ "$BPF_ERROR" = no ] || why="$why,bpf_error"
 
-	print_log "$name"
-	[ -n "$why" ] && print_dmesg /tmp/dmesg.$idx
-	verdict=PASS
-	[ -n "$why" ] && verdict=FAIL
-	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=attach-load-detach attached=$ATTACHED ops=$OPS load=$LOAD responsive=$RESPONSIVE survived=$SURVIVED detached=$DETACHED exit=$EXIT oops=$OOPS bpf_error=$BPF_ERROR verdict=$verdict${why:+ why=${why#,}}"
+	conclude "$idx" "$name"
+	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=attach-load-detach attached=$ATTACHED ops=$OPS load=$LOAD responsive=$RESPONSIVE survived=$SURVIVED detached=$DETACHED exit=$EXIT oops=$OOPS bpf_error=$BPF_ERROR verdict=$VERDICT${why:+ why=${why#,}}"
 }

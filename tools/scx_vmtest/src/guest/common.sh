@@ -149,6 +149,22 @@ load_finish() {
 	fi
 }
 
+# scan_dmesg IDX: keep the kernel messages of check IDX in /tmp/dmesg.IDX; sets OOPS, BPF_ERROR.
+scan_dmesg() {
+	dmesg_since >/tmp/dmesg.$1
+	OOPS=$(has_oops /tmp/dmesg.$1)
+	BPF_ERROR=$(has_bpf_error /tmp/dmesg.$1)
+}
+
+# conclude IDX NAME: print the scheduler's log (and the kernel messages when a check failed)
+# and set VERDICT from $why.
+conclude() {
+	print_log "$2"
+	[ -n "$why" ] && print_dmesg /tmp/dmesg.$1
+	VERDICT=PASS
+	[ -n "$why" ] && VERDICT=FAIL
+}
+
 # print_log NAME: the scheduler's output, framed.
 print_log() {
 	echo "---- log of $1 (exit $EXIT) ----"

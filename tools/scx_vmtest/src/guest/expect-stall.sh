@@ -36,8 +36,7 @@ check() {
 	fi
 	[ -n "$STALL_PID" ] && kill -KILL "$STALL_PID" 2>/dev/null && wait "$STALL_PID" 2>/dev/null
 	grep -qi stall "$SCHED_LOG" && STALL_MSG=yes
-	dmesg_since >/tmp/dmesg.$idx
-	OOPS=$(has_oops /tmp/dmesg.$idx)
+	scan_dmesg "$idx"
 
 	if [ "$ATTACHED" = yes ]; then
 		[ "$EJECTED" = yes ] || why="$why,ejected"
@@ -47,9 +46,6 @@ check() {
 	fi
 	[ "$OOPS" = no ] || why="$why,oops"
 
-	print_log "$name"
-	[ -n "$why" ] && print_dmesg /tmp/dmesg.$idx
-	verdict=PASS
-	[ -n "$why" ] && verdict=FAIL
-	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=expect-stall attached=$ATTACHED ops=$OPS ejected=$EJECTED self_exit=$SELF_EXIT exit=$EXIT stall_msg=$STALL_MSG oops=$OOPS verdict=$verdict${why:+ why=${why#,}}"
+	conclude "$idx" "$name"
+	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=expect-stall attached=$ATTACHED ops=$OPS ejected=$EJECTED self_exit=$SELF_EXIT exit=$EXIT stall_msg=$STALL_MSG oops=$OOPS verdict=$VERDICT${why:+ why=${why#,}}"
 }

@@ -27,9 +27,7 @@ check() {
 		stop_sched
 		wait_state disabled 15 && DETACHED=yes
 	fi
-	dmesg_since >/tmp/dmesg.$idx
-	OOPS=$(has_oops /tmp/dmesg.$idx)
-	BPF_ERROR=$(has_bpf_error /tmp/dmesg.$idx)
+	scan_dmesg "$idx"
 
 	[ "$ATTACHED" = yes ] && [ "$KILLED" = no ] && why="$why,killed"
 	[ "$ATTACHED" = yes ] && [ "$LOAD" != ok ] && why="$why,load"
@@ -37,9 +35,6 @@ check() {
 	[ "$OOPS" = no ] || why="$why,oops"
 	[ "$BPF_ERROR" = no ] || why="$why,bpf_error"
 
-	print_log "$name"
-	[ -n "$why" ] && print_dmesg /tmp/dmesg.$idx
-	verdict=PASS
-	[ -n "$why" ] && verdict=FAIL
-	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=sigkill attached=$ATTACHED ops=$OPS killed=$KILLED detached=$DETACHED load=$LOAD oops=$OOPS bpf_error=$BPF_ERROR verdict=$verdict${why:+ why=${why#,}}"
+	conclude "$idx" "$name"
+	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=sigkill attached=$ATTACHED ops=$OPS killed=$KILLED detached=$DETACHED load=$LOAD oops=$OOPS bpf_error=$BPF_ERROR verdict=$VERDICT${why:+ why=${why#,}}"
 }
