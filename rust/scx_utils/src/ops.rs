@@ -13,6 +13,10 @@ pub struct OpsOptions {
     /// Bytes of the kernel's debug dump to keep on an error exit; `None` for the full
     /// capacity of the exit report (32768).
     pub exit_dump_len: Option<u32>,
+    /// `SCX_OPS_*` flags to set, by name (e.g. `"SCX_OPS_SWITCH_PARTIAL"`), valued from the
+    /// running kernel's BTF; a flag the kernel lacks is an error, since the scheduler asked for
+    /// it explicitly.
+    pub set_flags: Vec<&'static str>,
 }
 
 /// Fail early, in plain words, when this machine cannot run a sched_ext scheduler now: not root,
@@ -140,9 +144,15 @@ pub(crate) fn prepare_ops_for(
             .find(|m| m.name == name)
             .map(|m| m.offset)
     };
+    let mut wanted = 0;
+    for name in &opts.set_flags {
+        wanted |= kernel
+            .enum_value("scx_ops_flags", name)
+            .ok_or_else(|| anyhow!("this kernel has no {name}: it is too old for this option"))?;
+    }
     if let Some(off) = find("flags") {
         let bytes: &mut [u8; 8] = (&mut data[off..off + 8]).try_into().unwrap();
-        let flags = u64::from_ne_bytes(*bytes);
+        let flags = u64::from_ne_bytes(*bytes) | wanted;
         if flags & !known_flags != 0 {
             warnings.push(format!(
                 "this kernel lacks ops flags {:#x}; clearing them",
@@ -228,6 +238,7 @@ mod tests {
             "probe_ops",
             &OpsOptions {
                 exit_dump_len: Some(4096),
+                ..Default::default()
             },
             kernel,
             Some(42),
@@ -281,6 +292,41 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
     }
 
+    /// Flags asked for by name get the running kernel's value; one it lacks is an error.
+    #[test]
+    fn sets_requested_flags_by_name() {
+        let Some(v619) = vmlinux("SCX_VMTEST_VMLINUX_6_19") else {
+            return;
+        };
+        let k619 = KernelBtf::from_file(&v619).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let obj = probe_object(dir.path());
+        let mut open = ObjectBuilder::default().open_file(&obj).unwrap();
+        let partial = OpsOptions {
+            set_flags: vec!["SCX_OPS_SWITCH_PARTIAL"],
+            ..Default::default()
+        };
+        prepare_ops_for(&mut open, "probe_ops", &partial, &k619, None).unwrap();
+        let members = KernelBtf::of_object(&open)
+            .unwrap()
+            .struct_members("sched_ext_ops")
+            .unwrap();
+        let off = members.iter().find(|m| m.name == "flags").unwrap().offset;
+        let map = open.maps().find(|m| m.name() == "probe_ops").unwrap();
+        let data = map.initial_value().unwrap();
+        let flags = u64::from_ne_bytes(data[off..off + 8].try_into().unwrap());
+        // ENQ_LAST from the object, SWITCH_PARTIAL requested, TID_TO_TASK cleared (not in 6.19).
+        assert_eq!(flags, 2 | 8);
+
+        let mut open = ObjectBuilder::default().open_file(&obj).unwrap();
+        let too_new = OpsOptions {
+            set_flags: vec!["SCX_OPS_TID_TO_TASK"],
+            ..Default::default()
+        };
+        let err = prepare_ops_for(&mut open, "probe_ops", &too_new, &k619, None).unwrap_err();
+        assert!(err.to_string().contains("SCX_OPS_TID_TO_TASK"), "{err}");
+    }
+
     /// Debian's 7.1 BTF lists scx_bpf_kick_cpu with its hidden aux argument and no _impl twin:
     /// the probe calls it (guarded), so preparing for 7.1 must say the kernel cannot run it.
     #[test]
@@ -320,6 +366,7 @@ mod tests {
             "probe_ops",
             &OpsOptions {
                 exit_dump_len: Some(1 << 20),
+                ..Default::default()
             },
             &KernelBtf::from_file(&v73).unwrap(),
             None,

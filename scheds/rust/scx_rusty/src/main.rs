@@ -37,7 +37,7 @@ use clap::{CommandFactory, Parser};
 use domains::Domains;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use log::info;
-use scx_utils::{ExitInfo, KernelBtf, OpsOptions, Shutdown};
+use scx_utils::{ExitInfo, OpsOptions, Shutdown};
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
@@ -128,14 +128,13 @@ fn run_once(opts: &Opts, shutdown: &Shutdown) -> Result<ExitInfo> {
         }
     }
 
-    if opts.partial {
-        let partial = KernelBtf::load()?
-            .enum_value("scx_ops_flags", "SCX_OPS_SWITCH_PARTIAL")
-            .context("this kernel has no SCX_OPS_SWITCH_PARTIAL")?;
-        open_skel.struct_ops.rusty_ops_mut().flags |= partial;
-    }
     let ops_opts = OpsOptions {
         exit_dump_len: opts.exit_dump_len,
+        set_flags: if opts.partial {
+            vec!["SCX_OPS_SWITCH_PARTIAL"]
+        } else {
+            vec![]
+        },
     };
     scx_utils::prepare_ops(open_skel.open_object_mut(), OPS_MAP, &ops_opts)?;
 
