@@ -411,19 +411,19 @@ static __always_inline int scx_pelt_task_running(struct task_struct *p, __u64 no
 		return -1;
 	if (!t->weight)
 		t->weight = SCX_PELT_CAPACITY_SCALE;
+	c = scx_pelt_cpu_get(cpu);
 	if (!t->on_rq || t->cpu != cpu) {
 		if (t->on_rq) {
-			c = scx_pelt_cpu_get(t->cpu);
-			if (c)
-				scx_pelt_cpu_dequeue(c, now, t->weight);
+			struct scx_pelt_cpu *prev = scx_pelt_cpu_get(t->cpu);
+
+			if (prev)
+				scx_pelt_cpu_dequeue(prev, now, t->weight);
 		}
-		c = scx_pelt_cpu_get(cpu);
 		if (c)
 			scx_pelt_cpu_enqueue(c, now, t->weight);
 		t->cpu = cpu;
 	}
 	scx_pelt_task_do_running(t, now);
-	c = scx_pelt_cpu_get(cpu);
 	if (c)
 		scx_pelt_cpu_set_running(c, now, 1);
 	return 0;
