@@ -50,6 +50,10 @@ pub enum ExitKind {
     ErrorBpf,
     /// The watchdog found a runnable task that was not run in time.
     ErrorStall,
+    /// A task re-enqueued by the kernel could not be placed (7.3).
+    ErrorReenq,
+    /// The kernel's rescue path for stuck tasks failed (7.3).
+    ErrorRescue,
     /// Other error kinds, by number.
     OtherError(i32),
     /// Other non-error kinds, by number.
@@ -71,6 +75,8 @@ impl ExitKind {
             1024 => Self::Error,
             1025 => Self::ErrorBpf,
             1026 => Self::ErrorStall,
+            1027 => Self::ErrorReenq,
+            1028 => Self::ErrorRescue,
             k if k >= 1024 => Self::OtherError(k),
             k => Self::Other(k),
         }
@@ -80,8 +86,54 @@ impl ExitKind {
     pub fn is_error(self) -> bool {
         matches!(
             self,
-            Self::Error | Self::ErrorBpf | Self::ErrorStall | Self::OtherError(_)
+            Self::Error
+                | Self::ErrorBpf
+                | Self::ErrorStall
+                | Self::ErrorReenq
+                | Self::ErrorRescue
+                | Self::OtherError(_)
         )
+    }
+
+    /// The kernel's own name for the kind (`SCX_EXIT_ERROR_STALL`), or `SCX_EXIT_<number>` for
+    /// kinds this crate does not know.
+    pub fn name(self) -> String {
+        match self {
+            Self::None => "SCX_EXIT_NONE".into(),
+            Self::Done => "SCX_EXIT_DONE".into(),
+            Self::Unregistered => "SCX_EXIT_UNREG".into(),
+            Self::UnregisteredByBpf => "SCX_EXIT_UNREG_BPF".into(),
+            Self::UnregisteredByKernel => "SCX_EXIT_UNREG_KERN".into(),
+            Self::SysRq => "SCX_EXIT_SYSRQ".into(),
+            Self::Parent => "SCX_EXIT_PARENT".into(),
+            Self::ParentKill => "SCX_EXIT_PARENT_KILL".into(),
+            Self::Error => "SCX_EXIT_ERROR".into(),
+            Self::ErrorBpf => "SCX_EXIT_ERROR_BPF".into(),
+            Self::ErrorStall => "SCX_EXIT_ERROR_STALL".into(),
+            Self::ErrorReenq => "SCX_EXIT_ERROR_REENQ".into(),
+            Self::ErrorRescue => "SCX_EXIT_ERROR_RESCUE".into(),
+            Self::OtherError(k) | Self::Other(k) => format!("SCX_EXIT_{k}"),
+        }
+    }
+
+    /// The kernel's number for the kind.
+    pub fn raw(self) -> i32 {
+        match self {
+            Self::None => 0,
+            Self::Done => 1,
+            Self::Unregistered => 64,
+            Self::UnregisteredByBpf => 65,
+            Self::UnregisteredByKernel => 66,
+            Self::SysRq => 67,
+            Self::Parent => 68,
+            Self::ParentKill => 69,
+            Self::Error => 1024,
+            Self::ErrorBpf => 1025,
+            Self::ErrorStall => 1026,
+            Self::ErrorReenq => 1027,
+            Self::ErrorRescue => 1028,
+            Self::OtherError(k) | Self::Other(k) => k,
+        }
     }
 
     /// The kind in plain words.
@@ -101,6 +153,8 @@ impl ExitKind {
                 "failed: the kernel's watchdog found a runnable task stall (a task was not run in time)"
                     .into()
             }
+            Self::ErrorReenq => "failed: a task the kernel re-enqueued could not be placed".into(),
+            Self::ErrorRescue => "failed: the kernel's rescue path for stuck tasks failed".into(),
             Self::OtherError(k) => format!("failed (error kind {k})"),
             Self::Other(k) => format!("ended (kind {k})"),
         }
@@ -187,8 +241,10 @@ impl ExitInfo {
             log::error!("{name}: debug dump from the kernel:\n{}", self.dump);
         }
         let line = format!(
-            "{name}: scheduler {} (exit code {:#x})",
+            "{name}: scheduler {} (kind {} = {}, exit code {:#x})",
             self.kind.describe(),
+            self.kind.name(),
+            self.kind.raw(),
             self.exit_code
         );
         if self.kind.is_error() {
@@ -258,6 +314,19 @@ mod tests {
         assert_eq!(e.msg, "stallme[42] failed to run");
         assert_eq!(e.dump, "d");
         assert!(!e.should_restart());
+    }
+
+    #[test]
+    fn kinds_round_trip_with_their_kernel_names() {
+        for raw in [
+            0, 1, 64, 65, 66, 67, 68, 69, 1024, 1025, 1026, 1027, 1028, 1029, 70,
+        ] {
+            let k = ExitKind::from_raw(raw);
+            assert_eq!(k.raw(), raw);
+            assert!(k.name().starts_with("SCX_EXIT_"));
+            assert_eq!(k.is_error(), raw >= 1024);
+        }
+        assert_eq!(ExitKind::from_raw(1026).name(), "SCX_EXIT_ERROR_STALL");
     }
 
     #[test]

@@ -225,6 +225,40 @@ static inline int scx_loader_prepare_ops(struct bpf_object *obj, struct bpf_map 
 	return 0;
 }
 
+static inline const char *scx_exit_kind_name(int kind)
+{
+	switch (kind) {
+	case 0:
+		return "SCX_EXIT_NONE";
+	case 1:
+		return "SCX_EXIT_DONE";
+	case 64:
+		return "SCX_EXIT_UNREG";
+	case 65:
+		return "SCX_EXIT_UNREG_BPF";
+	case 66:
+		return "SCX_EXIT_UNREG_KERN";
+	case 67:
+		return "SCX_EXIT_SYSRQ";
+	case 68:
+		return "SCX_EXIT_PARENT";
+	case 69:
+		return "SCX_EXIT_PARENT_KILL";
+	case 1024:
+		return "SCX_EXIT_ERROR";
+	case 1025:
+		return "SCX_EXIT_ERROR_BPF";
+	case 1026:
+		return "SCX_EXIT_ERROR_STALL";
+	case 1027:
+		return "SCX_EXIT_ERROR_REENQ";
+	case 1028:
+		return "SCX_EXIT_ERROR_RESCUE";
+	default:
+		return "SCX_EXIT_?";
+	}
+}
+
 static inline const char *scx_exit_kind_words(int kind)
 {
 	switch (kind) {
@@ -292,8 +326,9 @@ static inline int scx_loader_report_exit(struct bpf_map *uei_map, const char *pr
 	u.dump[sizeof(u.dump) - 1] = '\0';
 	if (u.kind >= 1024 && u.dump_len > 1)
 		fprintf(stderr, "%s: debug dump from the kernel:\n%s\n", prog, u.dump);
-	fprintf(stderr, "%s: scheduler %s (kind %d, exit code 0x%llx)\n", prog,
-		scx_exit_kind_words(u.kind), u.kind, (unsigned long long)u.exit_code);
+	fprintf(stderr, "%s: scheduler %s (kind %s = %d, exit code 0x%llx)\n", prog,
+		scx_exit_kind_words(u.kind), scx_exit_kind_name(u.kind), u.kind,
+		(unsigned long long)u.exit_code);
 	if (u.reason[0])
 		fprintf(stderr, "%s: reason: %s\n", prog, u.reason);
 	if (u.msg[0])
