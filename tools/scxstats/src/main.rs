@@ -62,7 +62,7 @@ fn run(opts: &Opts) -> Result<()> {
         }
     }
     if opts.openmetrics {
-        print!("{om}# EOF\n");
+        println!("{om}# EOF");
     }
     Ok(())
 }
