@@ -25,6 +25,7 @@
 mod builder;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod counters;
 mod exit_info;
 mod headers;
 mod kernel_btf;
@@ -39,6 +40,7 @@ pub mod sysfs;
 
 #[cfg(feature = "build")]
 pub use builder::{find_bpf_clang, BpfBuilder};
+pub use counters::percpu_counters;
 pub use exit_info::{ExitInfo, ExitKind, ECODE_ACT_RESTART, ECODE_RSN_HOTPLUG, UEI_MAP_NAME};
 pub use headers::{extract_bpf_headers, BPF_HEADERS};
 pub use kernel_btf::KernelBtf;

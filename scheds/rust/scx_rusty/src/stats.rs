@@ -17,16 +17,8 @@ impl Snapshot {
     /// Read the `stats` (per-CPU) and `dom_ctxs` maps.
     pub fn read(stats: &dyn MapCore, dom_ctxs: &dyn MapCore, nr_doms: usize) -> Result<Self> {
         let mut s = Snapshot::default();
-        for (idx, slot) in s.counters.iter_mut().enumerate() {
-            let per_cpu = stats
-                .lookup_percpu(&(idx as u32).to_ne_bytes(), MapFlags::ANY)
-                .context("reading the stats map")?
-                .unwrap_or_default();
-            *slot = per_cpu
-                .iter()
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
-                .sum();
-        }
+        s.counters
+            .copy_from_slice(&scx_utils::percpu_counters(stats, NR_STATS)?);
         for dom in 0..nr_doms as u32 {
             let bytes = dom_ctxs
                 .lookup(&dom.to_ne_bytes(), MapFlags::ANY)
