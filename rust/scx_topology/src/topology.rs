@@ -92,8 +92,9 @@ pub struct Cpu {
     pub core_id: Option<i64>,
     /// Dense LLC index into [`Topology::llcs`].
     pub llc: Option<usize>,
-    /// NUMA node id (the kernel's number); for offline CPUs, the node
-    /// whose cpulist names it, if any.
+    /// NUMA node id (the kernel's number, or an implied node's, see
+    /// [`Node::implied`]); for offline CPUs, the node whose cpulist names
+    /// it, if any.
     pub node: Option<usize>,
     /// The unified level-2 cache, if any.
     pub l2: Option<CacheInfo>,

@@ -37,7 +37,13 @@ fn garbage(rng: &mut Rng) -> Vec<u8> {
         1 => b"-1\n".to_vec(),
         2 => b"3-1\n".to_vec(),
         3 => (0..1 + rng.below(64)).map(|_| rng.next() as u8).collect(),
-        4 => b"18446744073709551616123\n"[..21].to_vec(),
+        4 => {
+            // 20 digits: more than any u64/i64 parse or CPU id allows.
+            let mut v: Vec<u8> = (0..20).map(|_| b'0' + rng.below(10) as u8).collect();
+            v[0] = b'9';
+            v.push(b'\n');
+            v
+        }
         _ => {
             let mut v: Vec<u8> = (0..1000).map(|_| b'a' + rng.below(26) as u8).collect();
             v.push(b'\n');
@@ -58,8 +64,12 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn one_corrupt_file_spoils_one_fact() {
+struct Roots {
+    roots: Vec<(String, tempfile::TempDir, Vec<PathBuf>)>,
+}
+
+/// Every generated machine of up to 40 CPUs, written once.
+fn roots() -> Roots {
     // Small machines covering SMT, clusters, dies, NUMA, no cache ids, old
     // names, hybrid, phones; the 384- and 160-CPU ones only slow it down.
     let machines: Vec<common::Machine> = common::machines()
@@ -67,7 +77,7 @@ fn one_corrupt_file_spoils_one_fact() {
         .filter(|m| m.cpus.len() <= 40)
         .collect();
     assert!(machines.len() >= 12, "{} machines", machines.len());
-    let roots: Vec<(String, tempfile::TempDir, Vec<PathBuf>)> = machines
+    let roots = machines
         .iter()
         .map(|m| {
             let d = m.root();
@@ -77,23 +87,27 @@ fn one_corrupt_file_spoils_one_fact() {
             (m.name.clone(), d, f)
         })
         .collect();
-    let mut rng = Rng(SEED);
+    Roots { roots }
+}
+
+/// Run `trials` trials, each overwriting `per_trial` random files of one
+/// root with garbage (and restoring them); returns the failures.
+fn run(roots: &Roots, seed: u64, trials: usize, per_trial: usize) -> Vec<String> {
+    let mut rng = Rng(seed);
     let mut failures = Vec::new();
-    for trial in 0..TRIALS {
-        let (name, root, list) = &roots[rng.below(roots.len())];
-        let victim = &list[rng.below(list.len())];
-        let junk = garbage(&mut rng);
-        let saved = fs::read(victim).unwrap();
-        fs::write(victim, &junk).unwrap();
-        let rel = victim
-            .strip_prefix(root.path())
-            .unwrap()
-            .display()
-            .to_string();
-        let what = format!(
-            "trial {trial}: {name}: {rel} = {:?}",
-            String::from_utf8_lossy(&junk[..junk.len().min(24)])
-        );
+    for trial in 0..trials {
+        let (name, root, list) = &roots.roots[rng.below(roots.roots.len())];
+        let mut what = format!("trial {trial}: {name}:");
+        let mut saved = Vec::new();
+        for _ in 0..per_trial {
+            let victim = &list[rng.below(list.len())];
+            let junk = garbage(&mut rng);
+            saved.push((victim, fs::read(victim).unwrap()));
+            fs::write(victim, &junk).unwrap();
+            let rel = victim.strip_prefix(root.path()).unwrap().display();
+            let shown = String::from_utf8_lossy(&junk[..junk.len().min(24)]).to_string();
+            what.push_str(&format!(" {rel} = {shown:?}"));
+        }
         let r = catch_unwind(AssertUnwindSafe(|| {
             match Topology::from_root(root.path()) {
                 Ok(t) => {
@@ -115,14 +129,35 @@ fn one_corrupt_file_spoils_one_fact() {
                 failures.push(format!("{what}: panic: {msg}"));
             }
         }
-        fs::write(victim, saved).unwrap();
+        for (victim, data) in saved.into_iter().rev() {
+            fs::write(victim, data).unwrap();
+        }
     }
     for f in failures.iter().take(40) {
         println!("{f}");
     }
+    failures
+}
+
+#[test]
+fn one_corrupt_file_spoils_one_fact() {
+    let failures = run(&roots(), SEED, TRIALS, 1);
     assert!(
         failures.is_empty(),
         "{} of {TRIALS} single-file corruptions broke discovery (first ones above)",
+        failures.len()
+    );
+}
+
+/// Several bad files at once: masks and ids can then disagree in ways one
+/// file cannot make them; the tree must still nest.
+#[test]
+fn several_corrupt_files_never_break_the_tree() {
+    let trials = 400;
+    let failures = run(&roots(), SEED ^ 0xffff, trials, 5);
+    assert!(
+        failures.is_empty(),
+        "{} of {trials} five-file corruptions broke discovery (first ones above)",
         failures.len()
     );
 }

@@ -15,6 +15,7 @@ fn generated_machines_match_hwloc() {
         let root = m.root();
         let t = Topology::from_root(root.path()).unwrap_or_else(|e| panic!("{}: {e:#}", m.name));
         check_invariants(&m.name, &t);
+        assert!(t.warnings().is_empty(), "{}: {:?}", m.name, t.warnings());
         let exp = expected_counts(m);
         assert_eq!(t.online_cpus().weight(), exp["cpus"], "{}", m.name);
         assert_eq!(t.cores().len(), exp["cores"], "{}", m.name);
@@ -165,6 +166,7 @@ fn real_machine_dumps_match_hwloc() {
         let (_tmp, root) = unpack(&p);
         let t = Topology::from_root(&root).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         check_invariants(&name, &t);
+        assert!(t.warnings().is_empty(), "{name}: {:?}", t.warnings());
         let checked = compare_with_hwloc(&name, &root, &t);
         println!("{name}: matches hwloc on {}", checked.join(", "));
         n += 1;

@@ -4,7 +4,8 @@
 //! Every level is built by [`partition`], so it partitions the online CPUs
 //! whatever the spans say. Nesting is enforced here: LLC spans are widened
 //! to whole cores (cache data never splits an SMT core), LLC domains are cut
-//! at node boundaries, and cores are cut at LLC-domain boundaries.
+//! at node boundaries, and cores are cut at LLC-domain and package
+//! boundaries.
 
 use std::collections::BTreeMap;
 
@@ -175,7 +176,13 @@ pub(crate) fn group(s: &Spans) -> Groups {
         .iter()
         .map(|g| llc_span(g.first().unwrap_or(0)).or(g))
         .collect();
-    let cores = partition(online, |c| smt.group_of(c).and(llcs.group_of(c)));
+    // Cores nest in their LLC domain and package even when the masks say
+    // otherwise (several bad files at once can make them disagree).
+    let cores = partition(online, |c| {
+        smt.group_of(c)
+            .and(llcs.group_of(c))
+            .and(packages.group_of(c))
+    });
 
     let dies = s.die.as_ref().map(|d| {
         partition(online, |c| {

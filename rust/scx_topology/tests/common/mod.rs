@@ -896,7 +896,7 @@ pub fn compare_with_hwloc(name: &str, root: &Path, t: &Topology) -> Vec<String> 
         checked.push("numanode".into());
     } else {
         // hwloc leaves CPUs no node lists out of every node; we place them
-        // in the lowest node with CPUs. Compare without them.
+        // in implied nodes (one per package). Compare without them.
         let stray = t.cpus_in_no_node();
         let ours: Groups = ours
             .iter()
