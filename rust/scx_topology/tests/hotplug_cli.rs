@@ -117,3 +117,26 @@ fn nearly_empty_roots_do_not_panic() {
     assert_eq!(w.len(), 1, "{:?}", t.warnings());
     common::check_invariants("garbage core_cpus_list", &t);
 }
+
+#[test]
+fn cli_prints_warnings_and_succeeds() {
+    let m = machine("no_numa_dir");
+    let root = m.root();
+    let bad = root
+        .path()
+        .join("sys/devices/system/cpu/cpu0/topology/core_id");
+    std::fs::write(&bad, "(null)\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scx_topology"))
+        .arg("--json")
+        .arg("--sysfs-root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(&bad.display().to_string()), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["cpus"][0]["core_id"], serde_json::Value::Null);
+}
