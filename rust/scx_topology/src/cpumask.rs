@@ -511,6 +511,22 @@ mod tests {
     }
 
     #[test]
+    fn ids_beyond_max_cpus_are_errors() {
+        assert!(Cpumask::parse_list("99999999999999999999").is_err());
+        assert!(Cpumask::parse_list(&format!("0-{MAX_CPUS}")).is_err());
+        assert_eq!(
+            Cpumask::parse_list(&format!("{}", MAX_CPUS - 1))
+                .unwrap()
+                .weight(),
+            1
+        );
+        let wide = vec!["00000000"; MAX_CPUS / 32 + 1].join(",");
+        assert!(Cpumask::parse_hex(&wide).is_err());
+        assert!(Cpumask::parse_list("3-1").is_err());
+        assert!(Cpumask::parse_list("-1").is_err());
+    }
+
+    #[test]
     fn algebra() {
         let a = Cpumask::parse_list("0-7").unwrap();
         let b = Cpumask::parse_list("4-11").unwrap();

@@ -187,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn null_is_the_empty_mask() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("nohz_full");
+        std::fs::write(&f, "(null)                 \n").unwrap();
+        assert_eq!(read_list(&f).unwrap(), Some(Cpumask::new()));
+        assert_eq!(read_hex(&f).unwrap(), Some(Cpumask::new()));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("32K"), Some(32 * 1024));
         assert_eq!(parse_size("16M"), Some(16 << 20));
