@@ -115,8 +115,11 @@ enum Cmd {
     ///   to complete, no oops.
     ///  expect-stall: for deliberately broken schedulers that never dispatch tasks whose comm
     ///   is `stallme`. The check starts a CPU-bound script /tmp/stallme and expects the
-    ///   kernel watchdog to eject the scheduler by itself, the loader to exit non-zero and
-    ///   its output to mention "stall".
+    ///   kernel watchdog to eject the scheduler by itself, the loader to exit 1, its report
+    ///   to name the kind SCX_EXIT_ERROR_STALL = 1026 and its message the stalled task
+    ///   (comm stallme and the pid the check started).
+    ///  busy: attach; every scheduler binary of the run must then refuse to attach (exit 2,
+    ///   naming the attached ops) and leave it enabled; SIGINT, exit 0, detach.
     Sched {
         #[command(flatten)]
         kernel: KernelArg,
@@ -130,9 +133,16 @@ enum Cmd {
             value_name = "PATH[:ARGS]"
         )]
         scheds: Vec<String>,
-        /// Check to run on every scheduler.
-        #[arg(long, value_enum, default_value_t = sched::Scenario::AttachLoadDetach)]
-        scenario: sched::Scenario,
+        /// Check to run: given once, on every scheduler; given once per --sched, the i-th on
+        /// the i-th (so one boot can run several scenarios) [default: attach-load-detach].
+        #[arg(long, value_enum, value_name = "NAME")]
+        scenario: Vec<sched::Scenario>,
+        /// Bound of the responsiveness probe (attach-load-detach): the worst `sleep 0.1`
+        /// iteration under load may take at most this many ms of guest time. Given once, for
+        /// every scheduler; given once per --sched, the i-th for the i-th [default: the tight
+        /// bound of README.md's "Responsiveness bound"].
+        #[arg(long, value_name = "MS")]
+        resp_limit_ms: Vec<u32>,
         /// Seconds of stress-ng load (attach-load-detach, sigkill).
         #[arg(long, default_value_t = 5, value_name = "N")]
         load_secs: u32,
@@ -266,6 +276,7 @@ fn main() {
             machine,
             scheds,
             scenario,
+            resp_limit_ms,
             load_secs,
             file,
             timeout,
@@ -276,7 +287,8 @@ fn main() {
             dmesg: machine.dmesg,
             verbose: machine.verbose,
             scheds,
-            scenario,
+            scenarios: scenario,
+            resp_limit_ms,
             load_secs,
             files: file,
             timeout,
