@@ -56,7 +56,7 @@ for r in $(seq 1 "$rounds"); do
 		want_ops=$(ops)
 		[ -n "$want_ops" ] || want_ops="(none: $name did not attach)"
 		run_workloads "$name" "$r" enabled "$want_ops"
-		kill -INT $pid
+		kill -INT $pid 2>/dev/null
 		wait $pid
 		i=0
 		while [ "$(state)" != disabled ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
