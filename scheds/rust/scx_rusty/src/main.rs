@@ -209,6 +209,7 @@ impl Scheduler for Rusty {
         }
         out.dom_load_pct = self.dom_load_pct.clone();
         out.dom_util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_dom, doms.doms.len())?;
+        out.dom_overloaded = self.tune(skel, &out.dom_util, &dom_cpus)?;
 
         if self.opts.balance_interval > 0.0 && Instant::now() >= self.next_balance {
             self.next_balance =
@@ -232,7 +233,35 @@ impl Scheduler for Rusty {
     }
 }
 
+/// A domain whose CPUs' average PELT utilisation is at least this share is overloaded: idle
+/// CPUs elsewhere steal from it first.
+const OVERLOAD_UTIL: f64 = 0.9;
+
 impl Rusty {
+    /// The tuner, every tick: tell the BPF side which domains are overloaded. Returns how many.
+    fn tune(&self, skel: &mut BpfSkel<'_>, dom_util: &[u64], dom_cpus: &[usize]) -> Result<u64> {
+        let mut overloaded = 0;
+        for (d, (util, nr)) in dom_util.iter().zip(dom_cpus).enumerate() {
+            let share = *util as f64 / (1024.0 * (*nr).max(1) as f64);
+            let tune = bpf_intf::dom_tune {
+                overloaded: u32::from(share >= OVERLOAD_UTIL),
+                util_pct: (share * 100.0).round() as u32,
+            };
+            overloaded += u64::from(tune.overloaded);
+            // SAFETY: dom_tune is plain integers; viewing it as bytes is sound.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    &tune as *const bpf_intf::dom_tune as *const u8,
+                    std::mem::size_of::<bpf_intf::dom_tune>(),
+                )
+            };
+            skel.maps
+                .dom_tunes
+                .update(&(d as u32).to_ne_bytes(), bytes, MapFlags::ANY)?;
+        }
+        Ok(overloaded)
+    }
+
     /// One balancing round: read the published task loads, plan, ask BPF to move tasks.
     fn balance(&mut self, skel: &mut BpfSkel<'_>) -> Result<()> {
         let doms = self.doms.as_ref().expect("open ran before balance");

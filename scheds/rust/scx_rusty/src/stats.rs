@@ -67,6 +67,7 @@ impl Snapshot {
             dom_load_pct,
             dom_util: Vec::new(),
             dom_balance_load: Vec::new(),
+            dom_overloaded: 0,
             imbalance_pct: 0.0,
             tasks_moved: 0,
         }
@@ -106,6 +107,8 @@ scx_utils::scx_stats! {
         gauge dom_balance_load: Vec<f64>,
         /// Largest distance of a domain from its share of the load, in percent of one CPU's fair load.
         gauge imbalance_pct: f64,
+        /// Domains the tuner found overloaded (CPUs >= 90 % utilised): stolen from first.
+        gauge dom_overloaded: u64,
         /// Weighted load of each domain over the last second, in percent of its CPUs' time.
         gauge dom_load_pct: Vec<f64>,
         /// Sum of the PELT util_avg of each domain's CPUs (0..=1024 per CPU).

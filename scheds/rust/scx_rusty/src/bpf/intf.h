@@ -103,6 +103,14 @@ struct task_load {
 	u64 at;
 };
 
+/* What the user-space tuner tells the BPF side about a domain (dom_tunes map). */
+struct dom_tune {
+	/* its CPUs' PELT utilisation is above the overload threshold: steal from it first */
+	u32 overloaded;
+	/* average PELT utilisation of its CPUs, percent */
+	u32 util_pct;
+};
+
 enum rusty_timing {
 	LOAD_PUBLISH_NS = 100 * 1000 * 1000,
 };

@@ -172,6 +172,21 @@ struct {
 	__type(value, u32);
 } migrations SEC(".maps");
 
+/* From the user-space tuner (every 100 ms): which domains are overloaded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_DOMS);
+	__type(key, u32);
+	__type(value, struct dom_tune);
+} dom_tunes SEC(".maps");
+
+static bool dom_overloaded(u32 dom)
+{
+	struct dom_tune *t = bpf_map_lookup_elem(&dom_tunes, &dom);
+
+	return t && t->overloaded;
+}
+
 /*
  * x86's per-CPU preempt count, to tell a wake-up done by a task from one done by an interrupt
  * that landed on it. Weak: without it every waker counts.
@@ -648,23 +663,26 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
+	/*
+	 * Steal: domains of this node before remote ones, and within each, the domains the tuner
+	 * found overloaded before the others (they are the ones whose tasks wait longest).
+	 */
 	node = node_of_dom(dom);
-	bpf_for(i, 1, nr_doms)
+	bpf_for(i, 0, 4)
 	{
-		u32 d = (dom + i) % nr_doms;
+		bool local = i < 2, busy_only = !(i & 1);
+		u32 j;
 
-		if (node_of_dom(d) == node && scx_dsq_move_to_local(d)) {
-			stat_inc(STAT_STEAL_NODE);
-			return;
-		}
-	}
-	bpf_for(i, 1, nr_doms)
-	{
-		u32 d = (dom + i) % nr_doms;
+		bpf_for(j, 1, nr_doms)
+		{
+			u32 d = (dom + j) % nr_doms;
 
-		if (node_of_dom(d) != node && scx_dsq_move_to_local(d)) {
-			stat_inc(STAT_STEAL_REMOTE);
-			return;
+			if ((node_of_dom(d) == node) != local || (busy_only && !dom_overloaded(d)))
+				continue;
+			if (scx_dsq_move_to_local(d)) {
+				stat_inc(local ? STAT_STEAL_NODE : STAT_STEAL_REMOTE);
+				return;
+			}
 		}
 	}
 }
