@@ -131,19 +131,6 @@ impl KernelBtf {
             .is_some_and(|members| members.iter().any(|m| m.name == field))
     }
 
-    /// Names of all functions of this BTF. In an opened BPF object these are its programs and
-    /// the kfuncs it calls, as spelled there (flavor suffixes included): libbpf gives the kfunc
-    /// declarations global linkage when it opens the object, so they cannot be told apart here.
-    pub(crate) fn func_names(&self) -> Vec<String> {
-        // SAFETY: valid btf.
-        let count = unsafe { libbpf_sys::btf__type_cnt(self.ptr) };
-        (1..count)
-            .map(|id| (id, self.type_by_id(id)))
-            .filter(|(_, t)| Self::kind(t) == BTF_KIND_FUNC)
-            .map(|(_, t)| self.name_at(t.name_off))
-            .collect()
-    }
-
     /// Is kfunc `name` described with the verifier-supplied trailing `struct bpf_prog_aux *`
     /// argument but without the `<name>_impl` twin the verifier then looks for? Kernels whose
     /// BTF was generated that way (Debian's 7.1 and 7.2 builds, for some kfuncs) refuse every
@@ -179,6 +166,32 @@ impl KernelBtf {
             )
         };
         target > 0 && self.name_at(self.type_by_id(target as u32).name_off) == "bpf_prog_aux"
+    }
+
+    /// Warnings (one per kfunc and section) for the unguarded kfunc calls of a BPF object (its `.bpf.o` bytes) that this
+    /// kernel cannot run (see [`kfunc_uncallable`](Self::kfunc_uncallable)): such an object
+    /// fails to load, and the warning names the kfunc, where it is called and the fix. Guarded
+    /// calls load fine (libbpf leaves the kfunc unresolved, `bpf_ksym_exists()` is false and the
+    /// verifier drops the call) and get no warning. The rule for "guarded" is documented at
+    /// [`kfunc_calls`]. `prepare_ops` cannot run this check itself because libbpf drops the
+    /// relocations after opening; a loader with a skeleton finds the bytes with
+    /// `include_bytes!(concat!(env!("OUT_DIR"), "/<name>.bpf.o"))`.
+    pub fn kfunc_call_warnings(&self, elf: &[u8]) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        for call in kfunc_calls(elf)?.iter().filter(|c| !c.guarded) {
+            // The kernel matches "name___flavor" by "name".
+            let base = call.kfunc.split("___").next().unwrap_or(&call.kfunc);
+            if self.kfunc_uncallable(base) {
+                warnings.push(format!(
+                    "this kernel cannot run BPF calls to {base} (called unguarded in {}): its BTF \
+                     lists the hidden bpf_prog_aux argument but no {base}_impl (BTF made by an \
+                     older pahole), so loading will fail; guard the call with \
+                     bpf_ksym_exists({}) or use a compat.bpf.h wrapper",
+                    call.section, call.kfunc
+                ));
+            }
+        }
+        Ok(warnings)
     }
 
     pub(crate) fn struct_members(&self, st: &str) -> Option<Vec<Member>> {
@@ -257,6 +270,131 @@ impl KernelBtf {
     }
 }
 
+/// A kfunc call site in a BPF object, as its ELF relocations show it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KfuncCall {
+    /// The kfunc as the object spells it (flavor suffix included, e.g. `name___v2`).
+    pub kfunc: String,
+    /// The ELF section holding the call: a program (`struct_ops/...`) or `.text` (subprograms).
+    pub section: String,
+    /// Whether the call is guarded with `bpf_ksym_exists()` (see [`kfunc_calls`]).
+    pub guarded: bool,
+}
+
+fn le_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+fn c_str_at(b: &[u8], at: usize) -> String {
+    let s = b.get(at..).unwrap_or_default();
+    let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+    String::from_utf8_lossy(&s[..end]).into_owned()
+}
+
+/// Every kfunc call of a BPF object (the bytes of its `.bpf.o`), one entry per kfunc and
+/// section, and whether it is guarded.
+///
+/// The rule, shared with the C loader (`scx_loader_check_kfuncs()` in `scx/loader.h`): a call
+/// to kfunc K in an ELF section counts as guarded when the same section also loads K's address.
+/// `bpf_ksym_exists(K)` compiles to exactly that load (an `ld_imm64` with an `R_BPF_64_64`
+/// relocation against K), a call to a `call` with an `R_BPF_64_32` relocation against K. libbpf
+/// sets the address to 0 when it cannot resolve a weak kfunc, and the verifier then drops the
+/// branch that calls K; an unguarded call stays reachable and the load fails. The rule does not
+/// prove that the check dominates the call: a section that both checks K and calls it unguarded
+/// elsewhere counts as guarded (the verifier then names the call), and a subprogram in `.text`
+/// whose caller does the check counts as unguarded.
+pub fn kfunc_calls(elf: &[u8]) -> Result<Vec<KfuncCall>> {
+    const SHT_SYMTAB: u32 = 2;
+    const SHT_REL: u32 = 9;
+    const SHF_EXECINSTR: u64 = 4;
+    const BPF_CALL: u8 = 0x85;
+    const BPF_LD_IMM64: u8 = 0x18;
+    const R_BPF_64_64: u64 = 1;
+    const R_BPF_64_32: u64 = 10;
+
+    let bad = || anyhow::anyhow!("not a 64-bit little-endian BPF ELF object (a .bpf.o)");
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
+        return Err(bad());
+    }
+    let shoff = le_u64(elf, 0x28).ok_or_else(bad)? as usize;
+    let shentsize = le_u16(elf, 0x3a).ok_or_else(bad)? as usize;
+    let shnum = le_u16(elf, 0x3c).ok_or_else(bad)? as usize;
+    let shstrndx = le_u16(elf, 0x3e).ok_or_else(bad)? as usize;
+    struct Sec {
+        name: u32,
+        kind: u32,
+        flags: u64,
+        off: usize,
+        size: usize,
+        link: usize,
+        info: usize,
+    }
+    let secs = (0..shnum)
+        .map(|i| {
+            let h = shoff + i * shentsize;
+            Some(Sec {
+                name: le_u32(elf, h)?,
+                kind: le_u32(elf, h + 4)?,
+                flags: le_u64(elf, h + 8)?,
+                off: le_u64(elf, h + 24)? as usize,
+                size: le_u64(elf, h + 32)? as usize,
+                link: le_u32(elf, h + 40)? as usize,
+                info: le_u32(elf, h + 44)? as usize,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let shstr = secs.get(shstrndx).ok_or_else(bad)?.off;
+    let symtab = secs.iter().find(|s| s.kind == SHT_SYMTAB).ok_or_else(bad)?;
+    let strtab = secs.get(symtab.link).ok_or_else(bad)?.off;
+
+    let mut calls = std::collections::BTreeMap::<(String, String), bool>::new();
+    for rel in secs.iter().filter(|s| s.kind == SHT_REL) {
+        let Some(target) = secs.get(rel.info).filter(|t| t.flags & SHF_EXECINSTR != 0) else {
+            continue;
+        };
+        let section = c_str_at(elf, shstr + target.name as usize);
+        let (mut called, mut checked) = (Vec::new(), std::collections::BTreeSet::new());
+        for r in (0..rel.size / 16).map(|i| rel.off + i * 16) {
+            let (offset, info) = (
+                le_u64(elf, r).ok_or_else(bad)? as usize,
+                le_u64(elf, r + 8).ok_or_else(bad)?,
+            );
+            let sym = symtab.off + (info >> 32) as usize * 24;
+            // Only undefined symbols: kfuncs (and extern variables), not subprograms or maps.
+            if le_u16(elf, sym + 6).ok_or_else(bad)? != 0 {
+                continue;
+            }
+            let name = c_str_at(elf, strtab + le_u32(elf, sym).ok_or_else(bad)? as usize);
+            let opcode = *elf.get(target.off + offset).ok_or_else(bad)?;
+            match (info & 0xffff_ffff, opcode) {
+                (R_BPF_64_32, BPF_CALL) => called.push(name),
+                (R_BPF_64_64, BPF_LD_IMM64) => {
+                    checked.insert(name);
+                }
+                _ => {}
+            }
+        }
+        for kfunc in called {
+            let guarded = checked.contains(&kfunc);
+            calls.insert((kfunc, section.clone()), guarded);
+        }
+    }
+    Ok(calls
+        .into_iter()
+        .map(|((kfunc, section), guarded)| KfuncCall {
+            kfunc,
+            section,
+            guarded,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +414,15 @@ mod tests {
         assert_eq!(members.len(), 2);
         assert_eq!(members[1].offset, 8);
         assert!(members[0].is_ptr);
+    }
+
+    /// Anything but a BPF ELF object is refused with a message that says what was expected.
+    #[test]
+    fn kfunc_calls_refuses_what_is_not_an_object() {
+        let err = kfunc_calls(b"not an ELF file").unwrap_err();
+        assert!(err.to_string().contains(".bpf.o"), "{err}");
+        let mut truncated = b"\x7fELF\x02\x01\x01".to_vec();
+        truncated.resize(70, 0);
+        assert!(kfunc_calls(&truncated).is_err());
     }
 }
