@@ -3,7 +3,8 @@
  * An ops struct that uses what only 7.3 has (SCX_OPS_TID_TO_TASK, rescue_quantum_us) next to
  * what every kernel has, and a guarded call to a kfunc some kernels cannot run, for testing
  * prepare_ops() against different kernels' BTF. Built with -DPROBE_UNGUARDED it also calls that
- * kfunc unguarded, which prepare_ops() must name for kernels that cannot run it.
+ * kfunc unguarded, next to the guarded call and in a program of its own, which prepare_ops()
+ * must name for kernels that cannot run it.
  */
 #include <scx/common.bpf.h>
 
@@ -14,6 +15,10 @@ void BPF_STRUCT_OPS(probe_enqueue, struct task_struct *p, u64 enq_flags)
 	scx_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
 	if (bpf_ksym_exists(scx_bpf_kick_cpu))
 		scx_bpf_kick_cpu(0, SCX_KICK_IDLE);
+#ifdef PROBE_UNGUARDED
+	/* The check above does not cover this call. */
+	scx_bpf_kick_cpu(1, 0);
+#endif
 }
 
 #ifdef PROBE_UNGUARDED

@@ -305,21 +305,156 @@ static inline uint16_t scx_elf_u16(const uint8_t *p)
 	return v;
 }
 
+/* What is known before one instruction, for scx_guarded_calls(). */
+struct scx_known {
+	bool seen;
+	bool queued;
+	int16_t regs[11]; /* which kfunc's address each register holds, or -1 */
+	uint8_t *proven;  /* per kfunc: address proven non-zero on every path here */
+};
+
+/* Keep what both paths know; true when @to changed (or was first reached). */
+static inline bool scx_known_meet(struct scx_known *to, const int16_t regs[11],
+				  const uint8_t *proven, int nk)
+{
+	bool changed = !to->seen;
+
+	for (int r = 0; r < 11; r++) {
+		int16_t v = to->seen && to->regs[r] != regs[r] ? -1 : regs[r];
+
+		changed |= v != to->regs[r];
+		to->regs[r] = v;
+	}
+	for (int k = 0; k < nk; k++) {
+		uint8_t v = to->seen ? to->proven[k] & proven[k] : proven[k];
+
+		changed |= v != to->proven[k];
+		to->proven[k] = v;
+	}
+	to->seen = true;
+	return changed;
+}
+
+static inline void scx_known_flow(struct scx_known *st, size_t n, size_t *work, size_t *nwork,
+				  long to, const int16_t regs[11], const uint8_t *proven, int nk)
+{
+	if (to < 0 || (size_t)to >= n || !scx_known_meet(&st[to], regs, proven, nk) ||
+	    st[to].queued)
+		return;
+	st[to].queued = true;
+	work[(*nwork)++] = (size_t)to;
+}
+
+/*
+ * The forward must-analysis of scx_utils' guarded_calls() (kernel_btf.rs) over one section's
+ * @n instructions: @rk[i] is the relocation kind at instruction i (1 = R_BPF_64_64 against a
+ * kfunc, 10 = R_BPF_64_32, 0 = none) and @ri[i] the kfunc's index below @nk; @entry[i] marks
+ * function starts. On return @guarded[k] is false when some reachable call to kfunc k is not
+ * covered by a non-zero test of its address. Returns 0 or -ENOMEM.
+ */
+static inline int scx_guarded_calls(const uint8_t *code, size_t n, const uint8_t *rk, const int *ri,
+				    const bool *entry, int nk, bool *guarded)
+{
+	struct scx_known *st = calloc(n, sizeof(*st));
+	uint8_t *proven = calloc(n + 1, (size_t)nk + 1);
+	size_t *work = calloc(n, sizeof(*work)), nwork = 0;
+	uint8_t *p = proven + n * ((size_t)nk + 1);
+	int16_t regs[11];
+
+	if (!st || !proven || !work) {
+		free(st);
+		free(proven);
+		free(work);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		st[i].proven = proven + i * ((size_t)nk + 1);
+		if (entry[i]) {
+			int16_t none[11];
+
+			memset(none, 0xff, sizeof(none));
+			memset(p, 0, (size_t)nk);
+			scx_known_flow(st, n, work, &nwork, (long)i, none, p, nk);
+		}
+	}
+	while (nwork) {
+		size_t i = work[--nwork];
+		const uint8_t *insn = code + i * 8;
+		uint8_t op = insn[0], cls = op & 7;
+		int dst = insn[1] & 0xf, src = insn[1] >> 4;
+		int16_t off;
+		int32_t imm;
+
+		st[i].queued = false;
+		memcpy(&off, insn + 2, 2);
+		memcpy(&imm, insn + 4, 4);
+		dst = dst > 10 ? 10 : dst;
+		src = src > 10 ? 10 : src;
+		memcpy(regs, st[i].regs, sizeof(regs));
+		memcpy(p, st[i].proven, (size_t)nk);
+		if (op == 0x18) { /* ld_imm64: a kfunc's address, or another constant */
+			regs[dst] = rk[i] == 1 ? (int16_t)ri[i] : -1;
+			scx_known_flow(st, n, work, &nwork, (long)i + 2, regs, p, nk);
+		} else if (op == 0x95 || op == 0x96) { /* exit */
+		} else if (op == 0x85 || op == 0x86) { /* call: r0-r5 clobbered */
+			for (int r = 0; r < 6; r++)
+				regs[r] = -1;
+			scx_known_flow(st, n, work, &nwork, (long)i + 1, regs, p, nk);
+		} else if (op == 0x05) { /* goto */
+			scx_known_flow(st, n, work, &nwork, (long)i + 1 + off, regs, p, nk);
+		} else if (op == 0x06) { /* gotol */
+			scx_known_flow(st, n, work, &nwork, (long)i + 1 + imm, regs, p, nk);
+		} else if (cls == 5 || cls == 6) { /* conditional jump */
+			int kf = regs[dst];
+			uint8_t cond = op & 0xf0;
+
+			/* Which side of a test of a kfunc address against 0 knows it is not 0? */
+			if (!(op & 0x08) && !imm && kf >= 0 && (cond == 0x50 || cond == 0x20))
+				p[kf] = 1; /* != 0, > 0 (unsigned): taken */
+			scx_known_flow(st, n, work, &nwork, (long)i + 1 + off, regs, p, nk);
+			memcpy(p, st[i].proven, (size_t)nk);
+			if (!(op & 0x08) && !imm && kf >= 0 && (cond == 0x10 || cond == 0xb0))
+				p[kf] = 1; /* == 0, <= 0 (unsigned): falls through */
+			scx_known_flow(st, n, work, &nwork, (long)i + 1, regs, p, nk);
+		} else {
+			if (op == 0xbf && !imm && !off) /* mov64 keeps the address */
+				regs[dst] = regs[src];
+			else if (cls <= 1 || cls == 4 ||
+				 cls == 7) /* ALU ops and loads replace dst */
+				regs[dst] = -1;
+			else if (cls == 3 && (op & 0xe0) == 0xc0) /* atomics: fetch, cmpxchg */
+				regs[src] = regs[0] = -1;
+			scx_known_flow(st, n, work, &nwork, (long)i + 1, regs, p, nk);
+		}
+	}
+	for (int k = 0; k < nk; k++)
+		guarded[k] = true;
+	for (size_t i = 0; i < n; i++) /* unreachable calls cannot fail a load */
+		if (rk[i] == 10 && code[i * 8] == 0x85 && st[i].seen && !st[i].proven[ri[i]])
+			guarded[ri[i]] = false;
+	free(st);
+	free(proven);
+	free(work);
+	return 0;
+}
+
 /*
  * Print a warning for each kfunc that the object @elf (@size bytes of a .bpf.o, e.g. from the
  * skeleton's <name>__elf_bytes()) calls without a bpf_ksym_exists() guard and that @kbtf's kernel
- * cannot run, and return how many (-EINVAL if @elf is no BPF object). @kbtf is the running
- * kernel's BTF when NULL. The rule is scx_utils' (kfunc_calls in kernel_btf.rs): a call to kfunc
- * K in an ELF section is guarded when the same section also loads K's address, which is what
- * bpf_ksym_exists(K) compiles to (an ld_imm64 with an R_BPF_64_64 relocation against K); the
- * call itself carries an R_BPF_64_32 relocation. Run on a host (x86-64, little-endian).
+ * cannot run, one per kfunc and section, and return how many (-EINVAL if @elf is no BPF object).
+ * @kbtf is the running kernel's BTF when NULL. The rule is scx_utils' (kfunc_calls in
+ * kernel_btf.rs): a call to kfunc K is guarded when every path to it passes the non-zero side of
+ * a test of K's address, which is what bpf_ksym_exists(K) compiles to (an ld_imm64 with an
+ * R_BPF_64_64 relocation against K, then a conditional jump); the call itself carries an
+ * R_BPF_64_32 relocation. Run on a host (x86-64, little-endian).
  */
 static inline int scx_loader_check_kfuncs_btf(const void *elf, size_t size, const struct btf *kbtf,
 					      const char *prog)
 {
-	const uint8_t *e = elf, *sh, *symtab = NULL, *strtab, *shstr;
+	const uint8_t *e = elf, *sh, *symtab = NULL;
+	const char *strtab, *shstr;
 	struct btf *own = NULL;
-	size_t shoff, shentsize, shnum, symtab_off = 0;
+	size_t shoff, shentsize, shnum, nsyms = 0;
 	int warnings = 0;
 
 	if (size < 64 || memcmp(e,
@@ -337,16 +472,16 @@ static inline int scx_loader_check_kfuncs_btf(const void *elf, size_t size, cons
 		return -EINVAL;
 	}
 	sh = e + shoff;
-	shstr = e + scx_elf_u64(sh + scx_elf_u16(e + 0x3e) * shentsize + 24);
+	shstr = (const char *)e + scx_elf_u64(sh + scx_elf_u16(e + 0x3e) * shentsize + 24);
 	for (size_t i = 0; i < shnum; i++) {
 		if (scx_elf_u32(sh + i * shentsize + 4) == 2 /* SHT_SYMTAB */) {
 			symtab = sh + i * shentsize;
-			symtab_off = scx_elf_u64(symtab + 24);
+			nsyms = scx_elf_u64(symtab + 32) / 24;
 		}
 	}
 	if (!symtab)
 		return 0;
-	strtab = e + scx_elf_u64(sh + scx_elf_u32(symtab + 40) * shentsize + 24);
+	strtab = (const char *)e + scx_elf_u64(sh + scx_elf_u32(symtab + 40) * shentsize + 24);
 	if (!kbtf) {
 		own = btf__load_vmlinux_btf();
 		if (!own) {
@@ -357,55 +492,74 @@ static inline int scx_loader_check_kfuncs_btf(const void *elf, size_t size, cons
 		kbtf = own;
 	}
 
-	for (size_t r = 0; r < shnum; r++) {
-		const uint8_t *rel = sh + r * shentsize, *target;
-		size_t rel_off, nrel, target_off;
+	for (size_t t = 0; t < shnum; t++) {
+		const uint8_t *target = sh + t * shentsize, *syms = e + scx_elf_u64(symtab + 24);
+		size_t n = scx_elf_u64(target + 32) / 8;
+		const char **names;
+		uint8_t *rk;
+		int *ri, nk = 0;
+		bool *entry, *guarded, calls = false;
 
-		if (scx_elf_u32(rel + 4) != 9 /* SHT_REL */)
+		if (!(scx_elf_u64(target + 8) & 4 /* SHF_EXECINSTR */) || !n)
 			continue;
-		target = sh + scx_elf_u32(rel + 44) * shentsize;
-		if (!(scx_elf_u64(target + 8) & 4 /* SHF_EXECINSTR */))
-			continue;
-		rel_off = scx_elf_u64(rel + 24);
-		nrel = scx_elf_u64(rel + 32) / 16;
-		target_off = scx_elf_u64(target + 24);
-		/* Each unguarded call of this section: is its kfunc loaded as an address here? */
-		for (size_t c = 0; c < nrel; c++) {
-			const uint8_t *rc = e + rel_off + c * 16, *sym;
-			const char *name, *flavor;
-			char base[KSYM_NAME_LEN];
-			bool guarded = false, earlier = false;
+		names = calloc(n, sizeof(*names));
+		rk = calloc(n, 1);
+		ri = calloc(n, sizeof(*ri));
+		entry = calloc(n, sizeof(*entry));
+		guarded = calloc(n, sizeof(*guarded));
+		if (!names || !rk || !ri || !entry || !guarded) {
+			warnings = -ENOMEM;
+			goto next;
+		}
+		for (size_t r = 0; r < shnum; r++) {
+			const uint8_t *rel = sh + r * shentsize;
 
-			sym = e + symtab_off + (scx_elf_u64(rc + 8) >> 32) * 24;
-			if ((uint32_t)scx_elf_u64(rc + 8) != 10 /* R_BPF_64_32 */ ||
-			    e[target_off + scx_elf_u64(rc)] != 0x85 /* call */ ||
-			    scx_elf_u16(sym + 6) != 0 /* defined: not a kfunc */)
+			if (scx_elf_u32(rel + 4) != 9 /* SHT_REL */ || scx_elf_u32(rel + 44) != t)
 				continue;
-			name = (const char *)strtab + scx_elf_u32(sym);
-			for (size_t l = 0; l < nrel && !guarded; l++) {
-				const uint8_t *rl = e + rel_off + l * 16;
-				const uint8_t *lsym =
-				    e + symtab_off + (scx_elf_u64(rl + 8) >> 32) * 24;
+			for (size_t c = 0; c < scx_elf_u64(rel + 32) / 16; c++) {
+				const uint8_t *rc = e + scx_elf_u64(rel + 24) + c * 16;
+				const uint8_t *sym = syms + (scx_elf_u64(rc + 8) >> 32) * 24;
+				size_t i = scx_elf_u64(rc) / 8;
+				const char *name = strtab + scx_elf_u32(sym);
+				int k;
 
-				guarded = (uint32_t)scx_elf_u64(rl + 8) == 1 /* R_BPF_64_64 */ &&
-					  e[target_off + scx_elf_u64(rl)] == 0x18 /* ld_imm64 */ &&
-					  !strcmp((const char *)strtab + scx_elf_u32(lsym), name);
+				/* Only undefined symbols: kfuncs, not subprograms or maps. */
+				if (scx_elf_u16(sym + 6) != 0 || i >= n)
+					continue;
+				for (k = 0; k < nk && strcmp(names[k], name); k++)
+					;
+				if (k == nk)
+					names[nk++] = name;
+				rk[i] = (uint8_t)scx_elf_u64(rc + 8);
+				ri[i] = k;
+				calls |= rk[i] == 10;
 			}
-			/* One warning per kfunc and section, as scx_utils. */
-			for (size_t p = 0; p < c && !earlier; p++) {
-				const uint8_t *rp = e + rel_off + p * 16;
-				const uint8_t *psym =
-				    e + symtab_off + (scx_elf_u64(rp + 8) >> 32) * 24;
+		}
+		if (!calls)
+			goto next;
+		/* Functions start knowing nothing: the section start and every function in it. */
+		entry[0] = true;
+		for (size_t y = 0; y < nsyms; y++) {
+			const uint8_t *sym = syms + y * 24;
 
-				earlier = (uint32_t)scx_elf_u64(rp + 8) == 10 &&
-					  e[target_off + scx_elf_u64(rp)] == 0x85 &&
-					  !strcmp((const char *)strtab + scx_elf_u32(psym), name);
-			}
-			snprintf(base, sizeof(base), "%s", name);
+			if ((sym[4] & 0xf) == 2 /* STT_FUNC */ && scx_elf_u16(sym + 6) == t &&
+			    scx_elf_u64(sym + 8) / 8 < n)
+				entry[scx_elf_u64(sym + 8) / 8] = true;
+		}
+		if (scx_guarded_calls(e + scx_elf_u64(target + 24), n, rk, ri, entry, nk,
+				      guarded)) {
+			warnings = -ENOMEM;
+			goto next;
+		}
+		for (int k = 0; k < nk; k++) {
+			char base[KSYM_NAME_LEN];
+			char *flavor;
+
+			snprintf(base, sizeof(base), "%s", names[k]);
 			flavor = strstr(base, "___");
 			if (flavor)
-				base[flavor - base] = '\0';
-			if (guarded || earlier || !scx_kfunc_uncallable(kbtf, base))
+				*flavor = '\0';
+			if (guarded[k] || !scx_kfunc_uncallable(kbtf, base))
 				continue;
 			fprintf(
 			    stderr,
@@ -414,9 +568,17 @@ static inline int scx_loader_check_kfuncs_btf(const void *elf, size_t size, cons
 			    "(BTF made by an older pahole), so loading will fail; guard the call "
 			    "with "
 			    "bpf_ksym_exists(%s) or use a compat.bpf.h wrapper\n",
-			    prog, base, (const char *)shstr + scx_elf_u32(target), base, name);
+			    prog, base, shstr + scx_elf_u32(target), base, names[k]);
 			warnings++;
 		}
+	next:
+		free(names);
+		free(rk);
+		free(ri);
+		free(entry);
+		free(guarded);
+		if (warnings < 0)
+			break;
 	}
 	btf__free(own);
 	return warnings;
