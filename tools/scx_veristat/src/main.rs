@@ -4,7 +4,9 @@
 //! struct_ops map to the running kernel with `scx_utils::prepare_ops`, loads it (the verifier
 //! checks every program at load time; nothing is attached) and prints one tab-separated row per
 //! program: kernel series, object, program, `verified_insns`, xlated instructions. An object that
-//! does not load gets one row with `-` figures, and the exit status is 1.
+//! does not load gets one row with `-` figures, and the exit status is 1. An object that loads
+//! although `KernelBtf::kfunc_call_warnings` warned it would not is an error of that analysis:
+//! its rows are left out and the exit status is 3.
 //!
 //! `scx_veristat compare --baseline FILE MEASURED...` (anywhere) compares rows with a committed
 //! baseline and fails on growth or on nearing the verifier's limit (see `cost.rs`); `--update`
@@ -96,7 +98,8 @@ fn measure(path: &Path, series: &str) -> Result<Vec<Row>> {
         ));
     };
     scx_utils::prepare_ops(&mut open, ops, &scx_utils::OpsOptions::default())?;
-    for w in scx_utils::KernelBtf::load()?.kfunc_call_warnings(elf)? {
+    let warnings = scx_utils::KernelBtf::load()?.kfunc_call_warnings(elf)?;
+    for w in &warnings {
         log::warn!("{}: {w}", path.display());
     }
     let obj = open.load().with_context(|| {
@@ -132,8 +135,31 @@ fn measure(path: &Path, series: &str) -> Result<Vec<Row>> {
             xlated: Some(u64::from(info.xlated_prog_len) / 8),
         });
     }
+    if !warnings.is_empty() {
+        // The warnings said this load would fail; it did not, so the guard analysis is wrong
+        // about this object (e.g. the check's result went through the stack).
+        return Err(MispredictedLoad(path.display().to_string()).into());
+    }
     Ok(rows)
 }
+
+/// The object loaded although `kfunc_call_warnings` said it would not.
+#[derive(Debug)]
+struct MispredictedLoad(String);
+
+impl std::fmt::Display for MispredictedLoad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} loaded although the kfunc warnings above said it would not: the guard analysis \
+             (scx_utils kernel_btf::kfunc_calls) is wrong about it; fix the analysis or write the \
+             guard so that it is followed (a bpf_ksym_exists() test right before the call)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for MispredictedLoad {}
 
 fn load(series: Option<String>, verbose: bool, objects: &[PathBuf]) -> Result<i32> {
     scx_utils::init_libbpf_logging(verbose);
@@ -143,9 +169,13 @@ fn load(series: Option<String>, verbose: bool, objects: &[PathBuf]) -> Result<i3
     for path in objects {
         match measure(path, &series) {
             Ok(rows) => rows.iter().for_each(|r| println!("{}", r.to_tsv())),
+            Err(e) if e.is::<MispredictedLoad>() => {
+                log::error!("{e:#}");
+                status = 3;
+            }
             Err(e) => {
                 log::error!("{e:#}");
-                status = 1;
+                status = status.max(1);
                 let failed = Row {
                     series: series.clone(),
                     object: object_name(path),
