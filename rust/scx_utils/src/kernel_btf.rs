@@ -168,13 +168,20 @@ impl KernelBtf {
         target > 0 && self.name_at(self.type_by_id(target as u32).name_off) == "bpf_prog_aux"
     }
 
-    /// Warnings (one per kfunc and section) for the unguarded kfunc calls of a BPF object (its `.bpf.o` bytes) that this
-    /// kernel cannot run (see [`kfunc_uncallable`](Self::kfunc_uncallable)): such an object
-    /// fails to load, and the warning names the kfunc, where it is called and the fix. Guarded
-    /// calls load fine (libbpf leaves the kfunc unresolved, `bpf_ksym_exists()` is false and the
-    /// verifier drops the call) and get no warning. The rule for "guarded" is documented at
-    /// [`kfunc_calls`]. `prepare_ops` cannot run this check itself because libbpf drops the
-    /// relocations after opening; a loader with a skeleton finds the bytes with
+    /// Warnings, one per kfunc and ELF section, for the calls in a BPF object (its `.bpf.o`
+    /// bytes) that make it fail to load on this kernel: calls not guarded by `bpf_ksym_exists()`
+    /// to kfuncs this kernel cannot run (see [`kfunc_uncallable`](Self::kfunc_uncallable)).
+    /// Each warning names the kfunc, the section (program) and the fix. Guarded calls load fine
+    /// (libbpf leaves the kfunc unresolved, `bpf_ksym_exists()` is false and the verifier drops
+    /// the call) and get no warning.
+    ///
+    /// A call counts as guarded when every path to it passes the non-zero side of a test of the
+    /// kfunc's address, which is what `bpf_ksym_exists()` compiles to; the address is followed
+    /// through register moves, not through the stack, and each function starts knowing nothing
+    /// (so a check made by the caller, or kept in a stack variable, does not count).
+    ///
+    /// `prepare_ops` cannot run this check itself because libbpf drops the relocations after
+    /// opening; a loader with a skeleton finds the bytes with
     /// `include_bytes!(concat!(env!("OUT_DIR"), "/<name>.bpf.o"))`.
     pub fn kfunc_call_warnings(&self, elf: &[u8]) -> Result<Vec<String>> {
         let mut warnings = Vec::new();
@@ -277,7 +284,7 @@ pub struct KfuncCall {
     pub kfunc: String,
     /// The ELF section holding the call: a program (`struct_ops/...`) or `.text` (subprograms).
     pub section: String,
-    /// Whether the call is guarded with `bpf_ksym_exists()` (see [`kfunc_calls`]).
+    /// Whether the call is guarded with `bpf_ksym_exists()` (see `kfunc_calls`).
     pub guarded: bool,
 }
 
