@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Checks that scx_utils packages for the registry on its own: `cargo package` must succeed
-# (building the packaged crate, with the build helper enabled) and the .crate must carry the
-# BPF headers a scheduler needs.
+# Checks that scx_utils packages for the registry (together with scx_topology and scx_pelt, which
+# it and schedulers depend on) and that its .crate carries the BPF headers a scheduler needs. That
+# the packages build and work from a registry alone is template-test.sh's proof.
 #
 #   check-package.sh CARGO SOURCE_ROOT TARGET_DIR OFFLINE CARGO_HOME
 set -euo pipefail
 cargo=$1 src=$2 target=$3 offline=$4 cargo_home=$5
 [ -n "$cargo_home" ] && export CARGO_HOME=$cargo_home
-flags=(--allow-dirty --features build --target-dir "$target" --manifest-path "$src/Cargo.toml")
+flags=(--allow-dirty --no-verify --target-dir "$target" --manifest-path "$src/Cargo.toml")
 [ "$offline" = true ] && flags+=(--offline)
-"$cargo" package -p scx_utils "${flags[@]}"
+"$cargo" package -p scx_topology -p scx_pelt -p scx_utils "${flags[@]}"
 crate=$(ls -t "$target"/package/scx_utils-*.crate | head -1)
 contents=$(tar tzf "$crate")
 missing=0
-for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/user_exit_info.h \
+for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/counters.bpf.h bpf/include/scx/user_exit_info.h \
 	bpf/include/scx/user_exit_info.bpf.h bpf/include/scx/loader.h bpf/arch/x86/vmlinux.h; do
 	if grep -qx "scx_utils-[^/]*/$h" <<<"$contents"; then
 		echo "ok: $h"

@@ -2,7 +2,7 @@
 //! map (see `bpf/include/scx/user_exit_info.h` for the layout mirrored here).
 
 use anyhow::{anyhow, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, Object};
+use libbpf_rs::{MapCore, MapFlags};
 
 /// Name of the map that `SCX_UEI_DEFINE()` declares on the BPF side.
 pub const UEI_MAP_NAME: &str = "scx_uei";
@@ -206,14 +206,9 @@ impl ExitInfo {
         })
     }
 
-    /// Read the report from a loaded object whose BPF side used `SCX_UEI_DEFINE()`.
-    pub fn read(obj: &Object) -> Result<Self> {
-        let map = obj
-            .maps()
-            .find(|m| m.name() == UEI_MAP_NAME)
-            .ok_or_else(|| {
-                anyhow!("the BPF object has no {UEI_MAP_NAME} map: call SCX_UEI_DEFINE()")
-            })?;
+    /// Read the report from the `scx_uei` map that `SCX_UEI_DEFINE()` declared (a loaded
+    /// skeleton's [`ScxSkel::uei_map`](crate::ScxSkel::uei_map)).
+    pub fn read(map: &dyn MapCore) -> Result<Self> {
         let bytes = map
             .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
             .context("reading the exit report")?
@@ -222,8 +217,8 @@ impl ExitInfo {
     }
 
     /// Has the kernel ended the scheduler? Cheap enough to poll a few times a second.
-    pub fn has_exited(obj: &Object) -> bool {
-        Self::read(obj).is_ok_and(|e| e.kind != ExitKind::None)
+    pub fn has_exited(map: &dyn MapCore) -> bool {
+        Self::read(map).is_ok_and(|e| e.kind != ExitKind::None)
     }
 
     /// Did the kernel ask for the scheduler to be attached again (e.g. after CPU hotplug)?

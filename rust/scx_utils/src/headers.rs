@@ -14,6 +14,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/common.bpf.h"),
     ),
     (
+        "include/scx/counters.bpf.h",
+        include_bytes!("../bpf/include/scx/counters.bpf.h"),
+    ),
+    (
         "include/scx/compat.bpf.h",
         include_bytes!("../bpf/include/scx/compat.bpf.h"),
     ),

@@ -201,6 +201,23 @@ impl KernelBtf {
         Ok(warnings)
     }
 
+    /// Fit the ops struct in map `ops_map` of an opened object to this kernel, for tools that
+    /// load arbitrary objects without a skeleton type (`scx_veristat`); schedulers use
+    /// [`prepare_ops`](crate::prepare_ops). Does what `prepare_ops` does, through the object's BTF
+    /// offsets: `exit_dump_len` and `hotplug_seq` set, requested flags set, members and flags
+    /// this kernel lacks cleared; with the object's ELF (`.bpf.o` bytes) also the
+    /// [`kfunc_call_warnings`](Self::kfunc_call_warnings). Returns the warnings.
+    pub fn fit_ops(
+        &self,
+        obj: &mut libbpf_rs::OpenObject,
+        ops_map: &str,
+        opts: &crate::OpsOptions,
+        hotplug_seq: Option<u64>,
+        object_elf: Option<&[u8]>,
+    ) -> Result<Vec<String>> {
+        crate::ops::prepare_ops_for(obj, ops_map, opts, self, hotplug_seq, object_elf)
+    }
+
     pub(crate) fn struct_members(&self, st: &str) -> Option<Vec<Member>> {
         let id = self.find(st, BTF_KIND_STRUCT)?;
         let t = self.type_by_id(id);

@@ -1,56 +1,58 @@
 //! Shared pieces for sched_ext schedulers written in Rust.
 //!
-//! A scheduler built on this crate has a `build.rs` that calls [`BpfBuilder`] (feature `build`)
-//! to compile its `src/bpf/*.bpf.c` against the BPF headers shipped here, and a `main.rs` that:
+//! A scheduler built on this crate is a crate with:
+//! - `build.rs`: [`BpfBuilder`] (feature `build`, in `[build-dependencies]`) compiles
+//!   `src/bpf/main.bpf.c` against the BPF headers shipped here ([`BPF_HEADERS`]) and generates
+//!   the libbpf-rs skeleton and the bindings of `src/bpf/intf.h`;
+//! - `src/bpf/main.bpf.c`: the policy. It includes `<scx/common.bpf.h>`, calls kfuncs through
+//!   the `scx_*` wrappers of `compat.bpf.h`, declares its ops with `SCX_OPS_DEFINE`, and records
+//!   its exit with `SCX_UEI_DEFINE()` / `scx_uei_record(ei)`;
+//! - `src/main.rs`: [`scx_ops_skel!`] to type the skeleton, a [`Scheduler`] implementation
+//!   (open and configure the BPF side for a topology; periodic user-space work returning stats
+//!   declared with [`scx_stats!`]), and [`RunLoop`] to run it — with feature `cli`,
+//!   [`cli::RunArgs`] adds the shared flags (`--stats`, `--monitor`, `--json`, `-v`, …).
 //!
-//! 1. calls [`preflight`] to fail early, in plain words, when the machine cannot run it;
-//! 2. opens its libbpf-rs skeleton and calls [`prepare_ops`] so the ops struct fits the running
-//!    kernel (hotplug sequence, exit-dump size, members and flags the kernel lacks);
-//! 3. loads the skeleton and calls [`attach_ops`];
-//! 4. runs until [`Shutdown`] is requested or [`ExitInfo::has_exited`] says the kernel ended it;
-//! 5. drops the link and reports with [`ExitInfo::read`], restarting when
-//!    [`ExitInfo::should_restart`] says so (for example after CPU hotplug).
+//! [`RunLoop`] owns the rest: [`preflight`], the hotplug sequence read before the topology,
+//! [`prepare_ops`], load, [`attach_ops`], Ctrl-C / SIGTERM ([`Shutdown`]), the stats socket
+//! ([`stats`]), the exit report ([`ExitInfo`]) and its exit status, and attaching again when the
+//! kernel asks for a restart.
 //!
-//! The BPF side includes `<scx/common.bpf.h>`, declares its ops with `SCX_OPS_DEFINE`, calls
-//! `SCX_UEI_DEFINE()` once and `scx_uei_record(ei)` from `ops.exit`.
+//! Kernel facts come from the running kernel's BTF ([`KernelBtf`]), with typed names for the
+//! enum values a scheduler may need ([`OpsFlag`], [`EnqFlag`], [`KickFlag`]).
 #![deny(missing_docs)]
 
 #[cfg(feature = "build")]
 mod builder;
+#[cfg(feature = "cli")]
+pub mod cli;
+mod counters;
 mod exit_info;
 mod headers;
 mod kernel_btf;
+mod kernel_enums;
+mod logging;
 mod ops;
+mod run_loop;
 mod shutdown;
+mod skel;
+pub mod stats;
 pub mod sysfs;
 
 #[cfg(feature = "build")]
 pub use builder::{find_bpf_clang, BpfBuilder};
-pub use exit_info::{ExitInfo, ExitKind, UEI_MAP_NAME};
+pub use counters::percpu_counters;
+pub use exit_info::{ExitInfo, ExitKind, ECODE_ACT_RESTART, ECODE_RSN_HOTPLUG, UEI_MAP_NAME};
 pub use headers::{extract_bpf_headers, BPF_HEADERS};
 pub use kernel_btf::KernelBtf;
+pub use kernel_enums::{EnqFlag, KickFlag, OpsFlag};
+pub use logging::{init_libbpf_logging, init_logging};
 pub use ops::{attach_ops, preflight, prepare_ops, OpsOptions};
+pub use run_loop::{exit_on_error, RunLoop, Scheduler};
 pub use shutdown::Shutdown;
+pub use skel::{OpenScxSkel, OpsFields, ScxSkel};
 
-static LIBBPF_VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn libbpf_to_log(level: libbpf_rs::PrintLevel, msg: String) {
-    use libbpf_rs::PrintLevel;
-    let msg = msg.trim_end();
-    match level {
-        PrintLevel::Warn => log::warn!("libbpf: {msg}"),
-        PrintLevel::Info => log::info!("libbpf: {msg}"),
-        PrintLevel::Debug => {
-            if LIBBPF_VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
-                log::debug!("libbpf: {msg}")
-            }
-        }
-    }
-}
-
-/// Route libbpf's messages to the `log` crate: warnings and info always, debug output (the
-/// verifier log among it) only when `verbose` is set.
-pub fn init_libbpf_logging(verbose: bool) {
-    LIBBPF_VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
-    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, libbpf_to_log)));
-}
+// Re-exported for the macros, so a scheduler's crate needs no direct dependency on them.
+#[doc(hidden)]
+pub use libbpf_rs;
+#[doc(hidden)]
+pub use serde;

@@ -2,9 +2,11 @@
 
 use crate::exit_info::DUMP_CAPACITY;
 use crate::kernel_btf::KernelBtf;
+use crate::kernel_enums::OpsFlag;
+use crate::skel::OpenScxSkel;
 use crate::sysfs;
 use anyhow::{anyhow, bail, Context, Result};
-use libbpf_rs::{Link, MapCore, Object, OpenObject};
+use libbpf_rs::{Link, OpenObject};
 use std::path::Path;
 
 /// Loader choices that [`prepare_ops`] writes into the ops struct.
@@ -13,10 +15,9 @@ pub struct OpsOptions {
     /// Bytes of the kernel's debug dump to keep on an error exit; `None` for the full
     /// capacity of the exit report (32768).
     pub exit_dump_len: Option<u32>,
-    /// `SCX_OPS_*` flags to set, by name (e.g. `"SCX_OPS_SWITCH_PARTIAL"`), valued from the
-    /// running kernel's BTF; a flag the kernel lacks is an error, since the scheduler asked for
-    /// it explicitly.
-    pub set_flags: Vec<&'static str>,
+    /// `SCX_OPS_*` flags to set, valued from the running kernel's BTF; a flag the kernel lacks
+    /// is an error, since the scheduler asked for it explicitly.
+    pub set_flags: Vec<OpsFlag>,
 }
 
 /// Fail early, in plain words, when this machine cannot run a sched_ext scheduler now: not root,
@@ -63,23 +64,65 @@ fn known_ops_flags(kernel: &KernelBtf) -> u64 {
         .fold(0, |acc, (_, v)| acc | v)
 }
 
-/// Adjust the ops struct in map `ops_map` of an opened (not yet loaded) object for the running
-/// kernel:
-/// - data members this kernel's `struct sched_ext_ops` lacks are zeroed, with a warning when the
-///   scheduler had set them (libbpf refuses unknown non-zero members; callbacks the kernel lacks
-///   are dropped by libbpf itself);
-/// - ops flags the kernel lacks are cleared, with a warning;
-/// - `hotplug_seq` is read from sysfs, so a CPU hotplug between now and attach makes the kernel
-///   ask for a restart instead of running with a stale topology;
-/// - `exit_dump_len` is set so the kernel's debug dump fits the exit report.
-pub fn prepare_ops(obj: &mut OpenObject, ops_map: &str, opts: &OpsOptions) -> Result<()> {
+/// Fit an opened (not yet loaded) skeleton's ops struct to the running kernel:
+/// - `hotplug_seq` is set to `hotplug_seq` — read it with [`sysfs::hotplug_seq`] **before**
+///   discovering the topology the scheduler is configured from, so that a CPU coming or going in
+///   between makes the kernel ask for a restart instead of running with a stale topology (the
+///   [`RunLoop`](crate::RunLoop) does this);
+/// - `exit_dump_len` is set so the kernel's debug dump fits the exit report;
+/// - the requested flags are valued from the kernel's BTF and set;
+/// - data members this kernel's `struct sched_ext_ops` lacks are zeroed and flags it lacks are
+///   cleared, each with a warning (libbpf refuses unknown non-zero members; callbacks the kernel
+///   lacks are dropped by libbpf itself);
+/// - kfuncs the kernel cannot run are named before the verifier fails on them.
+pub fn prepare_ops<'obj, S: OpenScxSkel<'obj>>(
+    skel: &mut S,
+    opts: &OpsOptions,
+    hotplug_seq: Option<u64>,
+) -> Result<()> {
     let kernel = KernelBtf::load()?;
-    for warning in prepare_ops_for(obj, ops_map, opts, &kernel, sysfs::hotplug_seq().ok(), None)? {
+    let dump_len = dump_len(opts)?;
+    let mut wanted = 0;
+    for flag in &opts.set_flags {
+        wanted |= flag_value(&kernel, *flag)?;
+    }
+    let ops = skel.ops_fields();
+    *ops.flags |= wanted;
+    *ops.exit_dump_len = dump_len;
+    if let Some(seq) = hotplug_seq {
+        *ops.hotplug_seq = seq;
+    }
+    let map = skel.ops_map_name();
+    let plain = OpsOptions {
+        exit_dump_len: Some(dump_len),
+        set_flags: Vec::new(),
+    };
+    for warning in prepare_ops_for(skel.open_object_mut(), map, &plain, &kernel, hotplug_seq, None)? {
         log::warn!("{warning}");
     }
     Ok(())
 }
 
+fn dump_len(opts: &OpsOptions) -> Result<u32> {
+    let dump_len = opts.exit_dump_len.unwrap_or(DUMP_CAPACITY as u32);
+    if dump_len as usize > DUMP_CAPACITY {
+        bail!("exit dump length {dump_len} is larger than the {DUMP_CAPACITY} bytes the exit report holds");
+    }
+    Ok(dump_len)
+}
+
+fn flag_value(kernel: &KernelBtf, flag: OpsFlag) -> Result<u64> {
+    flag.value_in(kernel).ok_or_else(|| {
+        anyhow!(
+            "this kernel has no {}: it is too old for this option",
+            flag.name()
+        )
+    })
+}
+
+/// The object-level half of [`prepare_ops`] for loaders without a skeleton type (and for tests
+/// against other kernels' BTF): the same adjustments on the struct_ops map named `ops_map`,
+/// through the object's BTF offsets.
 pub(crate) fn prepare_ops_for(
     obj: &mut OpenObject,
     ops_map: &str,
@@ -89,10 +132,7 @@ pub(crate) fn prepare_ops_for(
     object_elf: Option<&[u8]>,
 ) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
-    let dump_len = opts.exit_dump_len.unwrap_or(DUMP_CAPACITY as u32);
-    if dump_len as usize > DUMP_CAPACITY {
-        bail!("exit dump length {dump_len} is larger than the {DUMP_CAPACITY} bytes the exit report holds");
-    }
+    let dump_len = dump_len(opts)?;
     let obj_btf = KernelBtf::of_object(obj)?;
     // libbpf keeps no relocations once an object is open, so telling guarded calls from
     // unguarded ones needs the object's ELF; without it this check is left to the caller
@@ -141,10 +181,8 @@ pub(crate) fn prepare_ops_for(
             .map(|m| m.offset)
     };
     let mut wanted = 0;
-    for name in &opts.set_flags {
-        wanted |= kernel
-            .enum_value("scx_ops_flags", name)
-            .ok_or_else(|| anyhow!("this kernel has no {name}: it is too old for this option"))?;
+    for flag in &opts.set_flags {
+        wanted |= flag_value(kernel, *flag)?;
     }
     if let Some(off) = find("flags") {
         let bytes: &mut [u8; 8] = (&mut data[off..off + 8]).try_into().unwrap();
@@ -166,20 +204,15 @@ pub(crate) fn prepare_ops_for(
     Ok(warnings)
 }
 
-/// Attach the loaded ops struct in map `ops_map`. The scheduler runs until the returned link is
-/// dropped (or the process exits, or the kernel ends it).
-pub fn attach_ops(obj: &mut Object, ops_map: &str) -> Result<Link> {
+/// Attach a loaded skeleton's ops struct, refusing (with the other scheduler's name) when one is
+/// already attached. The scheduler runs until the returned link is dropped (or the process
+/// exits, or the kernel ends it).
+pub fn attach_ops<'obj, S: crate::ScxSkel<'obj>>(skel: &mut S) -> Result<Link> {
     refuse_if_busy()?;
-    let mut map = obj
-        .maps_mut()
-        .find(|m| m.name() == ops_map)
-        .ok_or_else(|| anyhow!("the BPF object has no struct_ops map named {ops_map}"))?;
-    map.attach_struct_ops().with_context(|| {
-        format!(
-            "attaching {ops_map} failed; `dmesg | grep sched_ext` may say why (ops.init errors \
-             and kernel refusals are logged there)"
-        )
-    })
+    skel.attach_ops().context(
+        "attaching the scheduler failed; `dmesg | grep sched_ext` may say why (ops.init errors \
+         and kernel refusals are logged there)",
+    )
 }
 
 #[cfg(test)]
@@ -306,7 +339,7 @@ mod tests {
         let obj = probe_object(dir.path());
         let mut open = ObjectBuilder::default().open_file(&obj).unwrap();
         let partial = OpsOptions {
-            set_flags: vec!["SCX_OPS_SWITCH_PARTIAL"],
+            set_flags: vec![OpsFlag::SwitchPartial],
             ..Default::default()
         };
         prepare_ops_for(&mut open, "probe_ops", &partial, &k619, None, None).unwrap();
@@ -323,7 +356,7 @@ mod tests {
 
         let mut open = ObjectBuilder::default().open_file(&obj).unwrap();
         let too_new = OpsOptions {
-            set_flags: vec!["SCX_OPS_TID_TO_TASK"],
+            set_flags: vec![OpsFlag::TidToTask],
             ..Default::default()
         };
         let err = prepare_ops_for(&mut open, "probe_ops", &too_new, &k619, None, None).unwrap_err();

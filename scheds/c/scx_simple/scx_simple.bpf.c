@@ -15,6 +15,7 @@
  * a socket or two: this scheduler is for small machines and for reading, not for big servers.
  */
 #include <scx/common.bpf.h>
+#include <scx/counters.bpf.h>
 
 char _license[] SEC("license") = "GPL";
 
@@ -31,19 +32,11 @@ static u64 vtime_now;
 SCX_UEI_DEFINE();
 
 /* Counters the loader prints: [0] direct to an idle CPU, [1] through the shared queue. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, u32);
-	__type(value, u64);
-} stats SEC(".maps");
+SCX_COUNTERS_DEFINE(stats, 2);
 
 static void count(u32 idx)
 {
-	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	scx_counter_inc(&stats, idx);
 }
 
 s32 BPF_STRUCT_OPS(simple_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)

@@ -1,9 +1,16 @@
 #!/bin/sh
-# In the guest: for each scheduler named in $@, attach it, take CPU 1 offline, and check that the
-# kernel's restart request (RSN_HOTPLUG | ACT_RESTART) makes the loader attach again by itself,
-# with the new topology; then bring CPU 1 back (another restart) and stop the scheduler with
-# SIGINT, expecting status 0. Prints one "HOTPLUG <name> PASS|FAIL <why>" line per scheduler.
+# In the guest (2 CPUs):
+# - for each scheduler named in $@: attach it, take CPU 1 offline, and check that the kernel's
+#   restart request (RSN_HOTPLUG | ACT_RESTART) makes the loader attach again by itself, with
+#   the new topology (for loaders that log it: the CPU list of the new attach); bring CPU 1 back
+#   (another restart, CPUs 0-1 again), then stop it with SIGINT, expecting status 0;
+# - the race: scx_stall --hotplug-in-open 1 takes CPU 1 offline after the run loop read the
+#   hotplug sequence and the topology, before it attaches. The kernel must refuse that attach
+#   with a restart request, and the loader attach again over CPU 0 alone. A loader that read the
+#   sequence after the topology would attach once, with a stale topology, and fail this.
+# Prints one "HOTPLUG <name> PASS|FAIL <why>" line per case.
 failures=0
+STALL=${STALL:-/opt/sched/scx_stall}
 
 wait_state() { # wait_state WANT SECONDS
 	i=0
@@ -14,8 +21,24 @@ wait_state() { # wait_state WANT SECONDS
 	[ "$(cat /sys/kernel/sched_ext/state)" = "$1" ]
 }
 
-# The number of times the scheduler was enabled so far (bumped on every attach).
+# The number of times a scheduler was enabled so far (bumped on every attach).
 enable_seq() { cat /sys/kernel/sched_ext/enable_seq; }
+
+# wait_attaches LOG N: wait until LOG holds N "attached" lines (the loader logged its N-th attach).
+wait_attaches() {
+	i=0
+	while [ "$(grep -c 'attached' "$1")" -lt "$2" ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(grep -c 'attached' "$1")" -ge "$2" ]
+}
+
+# last_attach_cpus LOG: the CPU list the last attach was configured for, as the loader logged
+# it ("online CPUs 0-1" for scx_stall, "dom0: node 0 cpus 0-1" for scx_rusty's single domain).
+last_attach_cpus() {
+	grep -E 'attached .*over online CPUs|dom0: node' "$1" | tail -n 1 | sed -E 's/.*(CPUs|cpus) //'
+}
 
 flip_cpu1() { # flip_cpu1 0|1 LABEL: set CPU 1's online state, expect a fresh attach
 	seq=$(enable_seq)
@@ -29,32 +52,68 @@ flip_cpu1() { # flip_cpu1 0|1 LABEL: set CPU 1's online state, expect a fresh at
 	wait_state enabled 30 || why="$why not-enabled-after-$2"
 }
 
+stop() { # stop PID: SIGINT, expect status 0 and sched_ext disabled
+	kill -INT "$1" 2>/dev/null
+	wait "$1"
+	status=$?
+	[ $status = 0 ] || why="$why exit=$status"
+	wait_state disabled 15 || why="$why not-detached"
+}
+
+verdict() { # verdict NAME LOG
+	echo "---- log of $1 ----"
+	cat "$2"
+	if [ -z "$why" ]; then
+		echo "HOTPLUG $1 PASS"
+	else
+		echo "HOTPLUG $1 FAIL$why"
+		failures=$((failures + 1))
+	fi
+}
+
 for sched in "$@"; do
 	name=$(basename "$sched")
+	log=/tmp/$name.log
 	why=
-	/vmtest/scx_vmtest guest-exec -- "$sched" >/tmp/$name.log 2>&1 &
+	/vmtest/scx_vmtest guest-exec -- "$sched" >"$log" 2>&1 &
 	pid=$!
 	wait_state enabled 30 || why="$why never-attached"
 
 	# Each flip makes the kernel eject the scheduler; the loader must attach again by itself.
 	flip_cpu1 0 offline
 	kill -0 $pid 2>/dev/null || why="$why loader-died"
-	flip_cpu1 1 online
-
-	kill -INT $pid 2>/dev/null
-	wait $pid
-	status=$?
-	[ $status = 0 ] || why="$why exit=$status"
-	wait_state disabled 15 || why="$why not-detached"
-	grep -qi "restart" /tmp/$name.log || why="$why restart-not-reported"
-
-	echo "---- log of $name ----"
-	cat /tmp/$name.log
-	if [ -z "$why" ]; then
-		echo "HOTPLUG $name PASS"
-	else
-		echo "HOTPLUG $name FAIL$why"
-		failures=$((failures + 1))
+	if [ "$name" = scx_rusty ]; then
+		wait_attaches "$log" 2 || why="$why no-second-attach-logged"
+		cpus=$(last_attach_cpus "$log")
+		[ "$cpus" = 0 ] || why="$why topology-after-offline=$cpus"
 	fi
+	flip_cpu1 1 online
+	if [ "$name" = scx_rusty ]; then
+		wait_attaches "$log" 3 || why="$why no-third-attach-logged"
+		cpus=$(last_attach_cpus "$log")
+		[ "$cpus" = 0-1 ] || why="$why topology-after-online=$cpus"
+	fi
+	stop $pid
+	grep -q "asked for a restart" "$log" || why="$why restart-not-reported"
+	verdict "$name" "$log"
 done
+
+# The race between reading the topology and attaching.
+log=/tmp/race.log
+why=
+/vmtest/scx_vmtest guest-exec -- "$STALL" --hotplug-in-open 1 >"$log" 2>&1 &
+pid=$!
+wait_attaches "$log" 1 || why="$why never-attached"
+wait_state enabled 30 || why="$why not-enabled"
+grep -q "took CPU 1 offline" "$log" || why="$why cpu-not-flipped"
+# The kernel compares the sequence the loader read before the topology with its own.
+grep -q "expected hotplug seq .* did not match" "$log" || why="$why stale-seq-not-refused"
+grep -q "asked for a restart (CPU hotplug)" "$log" || why="$why no-restart-requested"
+wait_attaches "$log" 2 || why="$why no-second-attach"
+cpus=$(last_attach_cpus "$log")
+[ "$cpus" = 0 ] || why="$why second-attach-over=$cpus"
+echo 1 >/sys/devices/system/cpu/cpu1/online
+wait_attaches "$log" 3 || why="$why no-reattach-after-online"
+stop $pid
+verdict race "$log"
 exit $failures

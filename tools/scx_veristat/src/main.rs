@@ -1,7 +1,8 @@
 //! scx_veristat: what the verifier spends on each program of sched_ext BPF objects.
 //!
 //! `scx_veristat load OBJ...` (as root, on a sched_ext kernel) opens each `.bpf.o`, fits its
-//! struct_ops map to the running kernel with `scx_utils::prepare_ops`, loads it (the verifier
+//! struct_ops map to the running kernel with `KernelBtf::fit_ops` (what `prepare_ops` does for a
+//! skeleton, plus the kfunc-call check), loads it (the verifier
 //! checks every program at load time; nothing is attached) and prints one tab-separated row per
 //! program: kernel series, object, program, `verified_insns`, xlated instructions. An object that
 //! does not load gets one row with `-` figures, and the exit status is 1. An object that loads
@@ -97,8 +98,13 @@ fn measure(path: &Path, series: &str) -> Result<Vec<Row>> {
             ops.len()
         ));
     };
-    scx_utils::prepare_ops(&mut open, ops, &scx_utils::OpsOptions::default())?;
-    let warnings = scx_utils::KernelBtf::load()?.kfunc_call_warnings(elf)?;
+    let kernel = scx_utils::KernelBtf::load()?;
+    let opts = scx_utils::OpsOptions::default();
+    let hotplug_seq = scx_utils::sysfs::hotplug_seq().ok();
+    for w in kernel.fit_ops(&mut open, ops, &opts, hotplug_seq, None)? {
+        log::warn!("{}: {w}", path.display());
+    }
+    let warnings = kernel.kfunc_call_warnings(elf)?;
     for w in &warnings {
         log::warn!("{}: {w}", path.display());
     }

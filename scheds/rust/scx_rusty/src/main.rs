@@ -32,16 +32,20 @@ mod pelt;
 mod stats;
 
 use anyhow::{Context, Result};
-use bpf_skel::BpfSkelBuilder;
+use bpf_skel::{BpfSkel, BpfSkelBuilder, OpenBpfSkel};
 use clap::{CommandFactory, Parser};
 use domains::Domains;
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::skel::SkelBuilder;
+use libbpf_rs::OpenObject;
 use log::info;
-use scx_utils::{ExitInfo, OpsOptions, Shutdown};
+use scx_topology::Topology;
+use scx_utils::{OpsFlag, OpsOptions, RunLoop, Scheduler};
 use std::mem::MaybeUninit;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const OPS_MAP: &str = "rusty_ops";
+scx_utils::scx_ops_skel!(OpenBpfSkel<'obj>, BpfSkel<'obj>, rusty_ops);
+
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SCX_GIT_REV"), ")");
 
 /// A sched_ext scheduler: one deadline-ordered queue per last-level cache, idle-CPU search from
 /// the previous CPU's core outwards, and deadlines that favour short runners and wake/block
@@ -50,18 +54,14 @@ const OPS_MAP: &str = "rusty_ops";
 /// Exit status: 0 when stopped by a signal or an orderly unregister, 1 when the kernel ended the
 /// scheduler with an error (the reason is printed), 2 on a usage or setup error.
 #[derive(Debug, Parser)]
-#[command(version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SCX_GIT_REV"), ")"))]
+#[command(version = VERSION)]
 struct Opts {
     /// Time slice in microseconds.
     #[arg(short = 's', long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     slice_us: u64,
 
-    /// Print stats every SECS seconds (with --track-comm, followed by the tracked tasks' lines).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    stats: Option<u64>,
-
-    /// Publish the PELT signals of tasks whose comm is COMM and print, with each stats report
-    /// (every second without --stats), one line per live such task:
+    /// Publish the PELT signals of tasks whose comm is COMM and print, every second, one line
+    /// per live such task:
     /// `scx_rusty: pelt pid=<pid> comm=<comm> util_avg=<n> runnable_avg=<n> load_avg=<n>`.
     /// Repeat for up to 4 names of at most 15 bytes each.
     #[arg(long = "track-comm", value_name = "COMM", action = clap::ArgAction::Append)]
@@ -71,150 +71,114 @@ struct Opts {
     #[arg(short = 'p', long)]
     partial: bool,
 
-    /// Bytes of the kernel's debug dump to keep when the scheduler fails (at most 32768, the
-    /// capacity of the exit report).
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=32768))]
-    exit_dump_len: Option<u32>,
-
-    /// Print libbpf's debug output, including the verifier log.
-    #[arg(short = 'v', long)]
-    verbose: bool,
+    #[command(flatten)]
+    run: scx_utils::cli::RunArgs,
 }
 
-fn init_logging(verbose: bool) {
-    let level = if verbose {
-        simplelog::LevelFilter::Debug
-    } else {
-        simplelog::LevelFilter::Info
-    };
-    let config = simplelog::ConfigBuilder::new()
-        .set_time_level(simplelog::LevelFilter::Off)
-        .set_target_level(simplelog::LevelFilter::Off)
-        .set_thread_level(simplelog::LevelFilter::Off)
-        .build();
-    let _ = simplelog::WriteLogger::init(level, config, std::io::stderr());
-    scx_utils::init_libbpf_logging(verbose);
+/// The user-space half: configures the BPF side per topology, reads its counters every second.
+struct Rusty {
+    slice_us: u64,
+    comms: Vec<[u8; pelt::COMM_LEN]>,
+    doms: Option<Domains>,
+    last: (Instant, stats::Snapshot),
 }
 
-/// Attach once and run until a stop is requested or the kernel ends the scheduler.
-fn run_once(opts: &Opts, shutdown: &Shutdown) -> Result<ExitInfo> {
-    let topo = scx_topology::Topology::discover().context("discovering the CPU topology")?;
-    let doms = Domains::from_topology(&topo)?;
+impl Scheduler for Rusty {
+    type Open<'obj> = OpenBpfSkel<'obj>;
+    type Loaded<'obj> = BpfSkel<'obj>;
+    type Stats = stats::RustyStats;
 
-    let mut open_object = MaybeUninit::uninit();
-    let mut open_skel = BpfSkelBuilder::default()
-        .open(&mut open_object)
-        .context("opening the BPF object")?;
-
-    let ro = open_skel
-        .maps
-        .rodata_data
-        .as_deref_mut()
-        .expect("the BPF side has read-only data");
-    ro.nr_doms = doms.doms.len() as u32;
-    ro.nr_cpu_ids = doms.nr_cpu_ids as u32;
-    ro.nr_cores = doms.nr_cores as u32;
-    ro.slice_ns = opts.slice_us * 1000;
-    ro.cpu_dom[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_dom);
-    ro.cpu_core[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_core);
-    for (i, d) in doms.doms.iter().enumerate() {
-        ro.dom_node[i] = d.node;
-    }
-    let comms = pelt::comm_table(&opts.track_comm)?;
-    ro.nr_track_comms = comms.len() as u32;
-    for (slot, name) in ro.track_comms.iter_mut().zip(&comms) {
-        for (d, s) in slot.iter_mut().zip(name) {
-            *d = *s as _;
+    fn open<'obj>(
+        &mut self,
+        topo: &Topology,
+        object: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<OpenBpfSkel<'obj>> {
+        let doms = Domains::from_topology(topo)?;
+        let mut skel = BpfSkelBuilder::default()
+            .open(object)
+            .context("opening the BPF object")?;
+        let ro = skel
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("the BPF side has read-only data");
+        ro.nr_doms = doms.doms.len() as u32;
+        ro.nr_cpu_ids = doms.nr_cpu_ids as u32;
+        ro.nr_cores = doms.nr_cores as u32;
+        ro.slice_ns = self.slice_us * 1000;
+        ro.cpu_dom[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_dom);
+        ro.cpu_core[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_core);
+        for (i, d) in doms.doms.iter().enumerate() {
+            ro.dom_node[i] = d.node;
         }
+        ro.nr_track_comms = self.comms.len() as u32;
+        for (slot, name) in ro.track_comms.iter_mut().zip(&self.comms) {
+            for (d, s) in slot.iter_mut().zip(name) {
+                *d = *s as _;
+            }
+        }
+        self.doms = Some(doms);
+        Ok(skel)
     }
 
-    let ops_opts = OpsOptions {
-        exit_dump_len: opts.exit_dump_len,
-        set_flags: if opts.partial {
-            vec!["SCX_OPS_SWITCH_PARTIAL"]
-        } else {
-            vec![]
-        },
-    };
-    scx_utils::prepare_ops(open_skel.open_object_mut(), OPS_MAP, &ops_opts)?;
-
-    let mut skel = open_skel
-        .load()
-        .context("loading the BPF scheduler failed (run with -v for the verifier log)")?;
-    let link = scx_utils::attach_ops(skel.object_mut(), OPS_MAP)?;
-    info!(
-        "scx_rusty: attached: {} domain(s) over {} online CPU(s), slice {} us",
-        doms.doms.len(),
-        topo.online_cpus().weight(),
-        opts.slice_us
-    );
-    for (i, d) in doms.doms.iter().enumerate() {
+    fn attached(&mut self, _skel: &mut BpfSkel<'_>, topo: &Topology) -> Result<()> {
+        let doms = self.doms.as_ref().expect("open ran before attach");
         info!(
-            "scx_rusty: dom{i}: node {} cpus {}",
-            d.node,
-            d.cpus.to_cpulist()
+            "scx_rusty: attached: {} domain(s) over {} online CPU(s), slice {} us",
+            doms.doms.len(),
+            topo.online_cpus().weight(),
+            self.slice_us
         );
-    }
-
-    let dom_cpus: Vec<usize> = doms.doms.iter().map(|d| d.cpus.weight()).collect();
-    let tracking = !opts.track_comm.is_empty();
-    let period = match (opts.stats, tracking) {
-        (Some(secs), _) => Some(Duration::from_secs(secs)),
-        (None, true) => Some(Duration::from_secs(1)),
-        (None, false) => None,
-    };
-    let mut last = (Instant::now(), stats::Snapshot::default());
-    while !shutdown.requested() && !ExitInfo::has_exited(skel.object()) {
-        std::thread::sleep(Duration::from_millis(100));
-        let Some(period) = period else { continue };
-        if last.0.elapsed() < period {
-            continue;
-        }
-        let now = stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.doms.len())?;
-        if opts.stats.is_some() {
-            let util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_dom, doms.doms.len())?;
-            println!(
-                "scx_rusty: {}{}",
-                now.report(&last.1, last.0.elapsed().as_secs_f64(), &dom_cpus),
-                pelt::dom_util_report(&util)
+        for (i, d) in doms.doms.iter().enumerate() {
+            info!(
+                "scx_rusty: dom{i}: node {} cpus {}",
+                d.node,
+                d.cpus.to_cpulist()
             );
         }
-        if tracking {
+        self.last = (Instant::now(), stats::Snapshot::default());
+        Ok(())
+    }
+
+    fn tick(&mut self, skel: &mut BpfSkel<'_>) -> Result<stats::RustyStats> {
+        let doms = self.doms.as_ref().expect("open ran before tick");
+        let now = stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.doms.len())?;
+        let dom_cpus: Vec<usize> = doms.doms.iter().map(|d| d.cpus.weight()).collect();
+        let mut out = now.stats(&self.last.1, self.last.0.elapsed().as_secs_f64(), &dom_cpus);
+        out.dom_util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_dom, doms.doms.len())?;
+        if !self.comms.is_empty() {
             for t in pelt::tracked(&skel.maps.tracked_pelt)? {
                 println!("{}", t.line());
             }
         }
-        last = (Instant::now(), now);
-    }
-    drop(link);
-    ExitInfo::read(skel.object())
-}
-
-fn run(opts: &Opts) -> Result<i32> {
-    scx_utils::preflight()?;
-    let shutdown = Shutdown::install()?;
-    loop {
-        let exit = run_once(opts, &shutdown)?;
-        exit.report("scx_rusty");
-        if !exit.should_restart() || shutdown.requested() {
-            return Ok(exit.exit_status());
-        }
+        self.last = (Instant::now(), now);
+        Ok(out)
     }
 }
 
 fn main() {
     let opts = Opts::parse();
-    if let Err(e) = pelt::comm_table(&opts.track_comm) {
-        Opts::command()
+    let comms = match pelt::comm_table(&opts.track_comm) {
+        Ok(c) => c,
+        Err(e) => Opts::command()
             .error(clap::error::ErrorKind::ValueValidation, format!("{e:#}"))
-            .exit();
-    }
-    init_logging(opts.verbose);
-    match run(&opts) {
-        Ok(status) => std::process::exit(status),
-        Err(e) => {
-            log::error!("scx_rusty: {e:#}");
-            std::process::exit(2);
-        }
-    }
+            .exit(),
+    };
+    let ops = OpsOptions {
+        set_flags: if opts.partial {
+            vec![OpsFlag::SwitchPartial]
+        } else {
+            vec![]
+        },
+        ..Default::default()
+    };
+    opts.run
+        .main(RunLoop::new("scx_rusty").version(VERSION), ops, || {
+            Ok(Rusty {
+                slice_us: opts.slice_us,
+                comms,
+                doms: None,
+                last: (Instant::now(), stats::Snapshot::default()),
+            })
+        })
 }

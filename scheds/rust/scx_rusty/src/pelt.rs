@@ -60,15 +60,6 @@ pub fn dom_util(cpu_map: &dyn MapCore, cpu_dom: &[u32], nr_doms: usize) -> Resul
     Ok(util)
 }
 
-/// The stats line's ` | util dom0 <n> ...` part.
-pub fn dom_util_report(util: &[u64]) -> String {
-    let mut s = String::from(" | util");
-    for (i, u) in util.iter().enumerate() {
-        s.push_str(&format!(" dom{i} {u}"));
-    }
-    s
-}
-
 /// One tracked task's signals, brought up to the time of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {

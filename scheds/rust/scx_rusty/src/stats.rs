@@ -17,16 +17,8 @@ impl Snapshot {
     /// Read the `stats` (per-CPU) and `dom_ctxs` maps.
     pub fn read(stats: &dyn MapCore, dom_ctxs: &dyn MapCore, nr_doms: usize) -> Result<Self> {
         let mut s = Snapshot::default();
-        for (idx, slot) in s.counters.iter_mut().enumerate() {
-            let per_cpu = stats
-                .lookup_percpu(&(idx as u32).to_ne_bytes(), MapFlags::ANY)
-                .context("reading the stats map")?
-                .unwrap_or_default();
-            *slot = per_cpu
-                .iter()
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
-                .sum();
-        }
+        s.counters
+            .copy_from_slice(&scx_utils::percpu_counters(stats, NR_STATS)?);
         for dom in 0..nr_doms as u32 {
             let bytes = dom_ctxs
                 .lookup(&dom.to_ne_bytes(), MapFlags::ANY)
@@ -43,30 +35,63 @@ impl Snapshot {
         Ok(s)
     }
 
-    /// A one-line report of what changed between `prev` and `self` over `secs` seconds, with
-    /// each domain's weighted load as a share of its CPUs' time.
-    pub fn report(&self, prev: &Snapshot, secs: f64, dom_cpus: &[usize]) -> String {
-        let d = |i: u32| self.counters[i as usize].saturating_sub(prev.counters[i as usize]);
-        let mut line = format!(
-            "idle prev/core/llc/node {}/{}/{}/{} queued {} pinned {} dispatch local {} steal node/remote {}/{}",
-            d(bpf_intf::rusty_stat_STAT_IDLE_PREV),
-            d(bpf_intf::rusty_stat_STAT_IDLE_CORE),
-            d(bpf_intf::rusty_stat_STAT_IDLE_LLC),
-            d(bpf_intf::rusty_stat_STAT_IDLE_NODE),
-            d(bpf_intf::rusty_stat_STAT_QUEUED),
-            d(bpf_intf::rusty_stat_STAT_PINNED),
-            d(bpf_intf::rusty_stat_STAT_DISPATCH_LOCAL),
-            d(bpf_intf::rusty_stat_STAT_STEAL_NODE),
-            d(bpf_intf::rusty_stat_STAT_STEAL_REMOTE),
-        );
-        line.push_str(" | load");
-        for (i, (now, nr_cpus)) in self.dom_weighted_runtime.iter().zip(dom_cpus).enumerate() {
-            let before = prev.dom_weighted_runtime.get(i).copied().unwrap_or(0);
-            let busy_ns = now.saturating_sub(before) as f64;
-            let capacity_ns = secs * 1e9 * (*nr_cpus).max(1) as f64;
-            line.push_str(&format!(" dom{i} {:.1}%", 100.0 * busy_ns / capacity_ns));
+    /// The served stats: counters since attach, and each domain's weighted load over the
+    /// `secs` since `prev` as a share of its CPUs' time.
+    pub fn stats(&self, prev: &Snapshot, secs: f64, dom_cpus: &[usize]) -> RustyStats {
+        let c = |i: u32| self.counters[i as usize];
+        let dom_load_pct = self
+            .dom_weighted_runtime
+            .iter()
+            .zip(dom_cpus)
+            .enumerate()
+            .map(|(i, (now, nr_cpus))| {
+                let before = prev.dom_weighted_runtime.get(i).copied().unwrap_or(0);
+                let busy_ns = now.saturating_sub(before) as f64;
+                let capacity_ns = secs.max(1e-3) * 1e9 * (*nr_cpus).max(1) as f64;
+                (1000.0 * busy_ns / capacity_ns).round() / 10.0
+            })
+            .collect();
+        RustyStats {
+            idle_prev: c(bpf_intf::rusty_stat_STAT_IDLE_PREV),
+            idle_core: c(bpf_intf::rusty_stat_STAT_IDLE_CORE),
+            idle_llc: c(bpf_intf::rusty_stat_STAT_IDLE_LLC),
+            idle_node: c(bpf_intf::rusty_stat_STAT_IDLE_NODE),
+            queued: c(bpf_intf::rusty_stat_STAT_QUEUED),
+            pinned: c(bpf_intf::rusty_stat_STAT_PINNED),
+            dispatch_local: c(bpf_intf::rusty_stat_STAT_DISPATCH_LOCAL),
+            steal_node: c(bpf_intf::rusty_stat_STAT_STEAL_NODE),
+            steal_remote: c(bpf_intf::rusty_stat_STAT_STEAL_REMOTE),
+            dom_load_pct,
+            dom_util: Vec::new(),
         }
-        line
+    }
+}
+
+scx_utils::scx_stats! {
+    /// What scx_rusty serves on its stats socket.
+    pub struct RustyStats {
+        /// Wake-ups placed on their previous CPU, found idle.
+        counter idle_prev: u64,
+        /// Wake-ups placed on an idle SMT sibling of the previous CPU.
+        counter idle_core: u64,
+        /// Tasks placed on an idle CPU of their LLC domain.
+        counter idle_llc: u64,
+        /// Tasks placed on an idle CPU of their NUMA node.
+        counter idle_node: u64,
+        /// Tasks queued on their domain's deadline-ordered queue.
+        counter queued: u64,
+        /// Single-CPU tasks sent straight to their CPU.
+        counter pinned: u64,
+        /// Dispatches that took a task from the CPU's own domain.
+        counter dispatch_local: u64,
+        /// Dispatches that stole from another domain of the same node.
+        counter steal_node: u64,
+        /// Dispatches that stole from a domain of another node.
+        counter steal_remote: u64,
+        /// Weighted load of each domain over the last second, in percent of its CPUs' time.
+        gauge dom_load_pct: Vec<f64>,
+        /// Sum of the PELT util_avg of each domain's CPUs (0..=1024 per CPU).
+        gauge dom_util: Vec<u64>,
     }
 }
 
@@ -75,7 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_shows_deltas_and_load() {
+    fn stats_keep_counters_and_compute_load() {
         let prev = Snapshot {
             counters: [1; NR_STATS],
             dom_weighted_runtime: vec![0, 0],
@@ -83,9 +108,9 @@ mod tests {
         let mut now = prev.clone();
         now.counters[bpf_intf::rusty_stat_STAT_QUEUED as usize] = 11;
         now.dom_weighted_runtime = vec![1_000_000_000, 500_000_000];
-        let line = now.report(&prev, 1.0, &[2, 1]);
-        assert!(line.contains("queued 10 "), "{line}");
-        assert!(line.contains("dom0 50.0%"), "{line}");
-        assert!(line.contains("dom1 50.0%"), "{line}");
+        let s = now.stats(&prev, 1.0, &[2, 1]);
+        assert_eq!(s.queued, 11);
+        assert_eq!(s.idle_prev, 1);
+        assert_eq!(s.dom_load_pct, vec![50.0, 50.0]);
     }
 }

@@ -37,6 +37,7 @@
  * read-only global per callback.
  */
 #include <scx/common.bpf.h>
+#include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
 #include "intf.h"
 
@@ -106,12 +107,7 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RUSTY_NR_STATS);
-	__type(key, u32);
-	__type(value, u64);
-} stats SEC(".maps");
+SCX_COUNTERS_DEFINE(stats, RUSTY_NR_STATS);
 
 /* PELT of the live tasks whose comm is tracked, by pid. */
 struct {
@@ -123,10 +119,7 @@ struct {
 
 static void stat_inc(u32 idx)
 {
-	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	scx_counter_inc(&stats, idx);
 }
 
 static struct bpf_cpumask *mask_of(void *map, u32 idx)
