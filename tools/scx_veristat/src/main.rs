@@ -167,8 +167,7 @@ impl std::fmt::Display for MispredictedLoad {
 
 impl std::error::Error for MispredictedLoad {}
 
-fn load(series: Option<String>, verbose: bool, objects: &[PathBuf]) -> Result<i32> {
-    scx_utils::init_libbpf_logging(verbose);
+fn load(series: Option<String>, objects: &[PathBuf]) -> Result<i32> {
     let series = series.unwrap_or_else(running_series);
     let mut status = 0;
     println!("{}", cost::HEADER);
@@ -250,26 +249,18 @@ fn compare(baseline: &Path, update: bool, measured: &[PathBuf]) -> Result<i32> {
 }
 
 fn main() {
-    simplelog::TermLogger::init(
-        if std::env::args().any(|a| a == "-v" || a == "--verbose") {
-            simplelog::LevelFilter::Info
-        } else {
-            simplelog::LevelFilter::Warn
-        },
-        simplelog::ConfigBuilder::new()
-            .set_time_level(simplelog::LevelFilter::Off)
-            .build(),
-        simplelog::TerminalMode::Stderr,
-        simplelog::ColorChoice::Never,
-    )
-    .ok();
+    // Warnings and errors only (libbpf's info lines about members an older kernel lacks are
+    // noise here); -v shows everything, the verifier logs included.
     let cli = Cli::parse();
+    let verbose = matches!(cli.cmd, Cmd::Load { verbose: true, .. });
+    scx_utils::init_logging(verbose);
+    if !verbose {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     let res = match cli.cmd {
         Cmd::Load {
-            series,
-            verbose,
-            objects,
-        } => load(series, verbose, &objects),
+            series, objects, ..
+        } => load(series, &objects),
         Cmd::Compare {
             baseline,
             update,
