@@ -180,9 +180,9 @@ impl KernelBtf {
     /// through register moves, not through the stack, and each function starts knowing nothing
     /// (so a check made by the caller, or kept in a stack variable, does not count).
     ///
-    /// `prepare_ops` cannot run this check itself because libbpf drops the relocations after
-    /// opening; a loader with a skeleton finds the bytes with
-    /// `include_bytes!(concat!(env!("OUT_DIR"), "/<name>.bpf.o"))`.
+    /// The check needs the ELF because libbpf keeps no relocations once an object is open:
+    /// [`prepare_ops`](crate::prepare_ops) gets it from the skeleton (`scx_ops_skel!` embeds
+    /// `OUT_DIR/<name>.bpf.o`), [`fit_ops`](Self::fit_ops) takes it as an argument.
     pub fn kfunc_call_warnings(&self, elf: &[u8]) -> Result<Vec<String>> {
         let mut warnings = Vec::new();
         for call in kfunc_calls(elf)?.iter().filter(|c| !c.guarded) {

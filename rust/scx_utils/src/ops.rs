@@ -97,13 +97,14 @@ pub fn prepare_ops<'obj, S: OpenScxSkel<'obj>>(
         exit_dump_len: Some(dump_len),
         set_flags: Vec::new(),
     };
+    let elf = skel.object_elf();
     for warning in prepare_ops_for(
         skel.open_object_mut(),
         map,
         &plain,
         &kernel,
         hotplug_seq,
-        None,
+        elf,
     )? {
         log::warn!("{warning}");
     }
