@@ -13,6 +13,7 @@
 # (default "6.19 7.0 7.1 7.2 7.3"). --update rewrites baseline.tsv from this run's measurements.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../meson-scripts/prereq.sh"
 update=()
 if [ "${1:-}" = --update ]; then
 	update=(--update)
@@ -53,6 +54,10 @@ for series in ${SCX_VERISTAT_SERIES:-6.19 7.0 7.1 7.2 7.3}; do
 	rc=0
 	"$vmtest" run -k "$series" --timeout 240 "${files[@]}" -- \
 		"scx_veristat load --series $series ${guest[*]}" >"$tmp/$series.tsv" || rc=$?
+	if [ "$rc" -eq 77 ]; then
+		cat "$tmp/$series.tsv"
+		skip_or_fail "scx_vmtest could not boot series $series (a host tool or the kernel is missing, see above)"
+	fi
 	echo "series $series: $(($(date +%s) - start)) s, scx_veristat load exit $rc"
 	# The guest's messages (prepare_ops warnings, verifier logs), rows left out.
 	grep -v "$(printf '\t')" "$tmp/$series.tsv" | sed "s/^/  [$series] /" || true

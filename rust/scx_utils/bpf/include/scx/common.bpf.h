@@ -7,8 +7,9 @@
  * the few things every sched_ext scheduler needs and libbpf does not provide: a way to declare
  * struct_ops callbacks, printf-style error and exit reporting, and small utilities.
  *
- * Kernel-version differences live in compat.bpf.h, which this header includes, so a scheduler
- * written against it loads on every kernel from 6.12 on.
+ * Kernel-version differences live in compat.bpf.h, which this header includes: it is written
+ * for every kernel from 6.12 on, and proven on 6.19 to 7.3 (the oldest and newest series Debian
+ * builds with sched_ext; no older one is tested).
  */
 #ifndef __SCX_COMMON_BPF_H
 #define __SCX_COMMON_BPF_H

@@ -6,7 +6,8 @@
  * some of them by other names or lack them. Each wrapper below declares the older names as weak
  * ksyms with a libbpf "flavor" suffix (libbpf drops everything from "___" when matching the
  * kernel), then picks at load time with bpf_ksym_exists(): the verifier removes the branches the
- * running kernel cannot take, so one object file loads on 6.12 through 7.3.
+ * running kernel cannot take, so one object file is meant to load on 6.12 through 7.3 (proven on
+ * 6.19 through 7.3, the series Debian ships with sched_ext).
  *
  * Scheduler code calls the scx_* wrappers, never the flavored names. Every wrapper says what it
  * falls back to, and on which kernels that fallback exists; a wrapper without a fallback says so.

@@ -371,14 +371,44 @@ static void publish_pelt(struct task_struct *p, u64 now)
 	bpf_map_update_elem(&tracked_pelt, &pid, &rep, BPF_ANY);
 }
 
-static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx, u64 now)
+/* The deadline of @p if its vruntime were @vruntime. */
+static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vruntime, u64 now)
 {
 	u64 run = scx_min(tctx->avg_runtime, slice_ns);
 	u64 wakee = decayed_freq(tctx->wakee_freq, tctx->last_woke_other_at, now);
 	u64 block = decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
 	u64 factor = 1 + log2_u64(1 + wakee) + log2_u64(1 + block);
 
-	return tctx->vruntime + run * 100 / p->scx.weight / factor;
+	return vruntime + run * 100 / p->scx.weight / factor;
+}
+
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	return deadline_at(p, tctx, tctx->vruntime, now);
+}
+
+/*
+ * Whether @prev, whose slice ended but which is still runnable, should go on running rather
+ * than make way for the head of @dom's queue. The kernel asks for a dispatch before it queues
+ * @prev again, so without this check two tasks sharing a CPU would simply alternate, whatever
+ * their weights. @prev's deadline counts the run it is finishing.
+ */
+static bool prev_goes_on(struct task_struct *prev, u32 dom, u64 now)
+{
+	struct task_struct *head;
+	struct task_ctx *tctx;
+	u64 vruntime;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
+		return false;
+	tctx = task_ctx(prev);
+	if (!tctx)
+		return false;
+	head = scx_bpf_dsq_peek(dom);
+	if (!head)
+		return true;
+	vruntime = tctx->vruntime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
+	return vtime_before(deadline_at(prev, tctx, vruntime, now), head->scx.dsq_vtime);
 }
 
 /*
@@ -518,11 +548,18 @@ found:
 	return cpu;
 }
 
-/* Keep a sleeper's vruntime within one slice of its domain's front. */
-static void clamp_vruntime(struct task_ctx *tctx)
+/*
+ * A task waking up may bank at most one slice of credit: keep its vruntime within one slice of
+ * its domain's front. Only on wake-up: a task re-queued at the end of its slice keeps its
+ * vruntime, or a nice-0 task sharing a CPU with a lighter one would be pulled up to the
+ * lighter one's (faster-growing) vruntime at every slice and nice would stop dividing time.
+ */
+static void clamp_vruntime(struct task_ctx *tctx, u64 enq_flags)
 {
 	struct dom_ctx *dctx = dom_ctx(tctx->dom);
 
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
 	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
 		tctx->vruntime = dctx->vtime_now - slice_ns;
 }
@@ -544,7 +581,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 		return;
 	}
 	set_dom(tctx, dom);
-	clamp_vruntime(tctx);
+	clamp_vruntime(tctx, enq_flags);
 	tctx->deadline = task_deadline(p, tctx, now);
 	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -569,7 +606,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
 		return;
 	}
-	clamp_vruntime(tctx);
+	clamp_vruntime(tctx, enq_flags);
 	tctx->deadline = task_deadline(p, tctx, now);
 
 	/*
@@ -603,6 +640,10 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (dom >= MAX_DOMS)
 		return;
+	if (prev_goes_on(prev, dom, scx_now())) {
+		scx_task_set_slice(prev, dom_slice(dom));
+		return;
+	}
 	if (scx_dsq_move_to_local(dom)) {
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
@@ -754,6 +795,7 @@ void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 {
 	struct scx_pelt_task *t = scx_pelt_task_get(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	struct task_ctx *tctx;
 	struct scx_pelt_cpu *c;
 	u64 now = scx_now(), slice;
 
@@ -768,6 +810,10 @@ void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 	if (c)
 		scx_pelt_cpu_update(c, now);
 	publish_pelt(p, now);
+	/* A task that keeps its CPU across slices never stops: publish its load from here. */
+	tctx = task_ctx(p);
+	if (tctx && now - tctx->load_published_at >= LOAD_PUBLISH_NS)
+		publish_load(p, tctx, now);
 }
 
 void BPF_STRUCT_OPS(rusty_set_weight, struct task_struct *p, u32 weight)
