@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs scx_utils' prepare_ops() tests against the BTF of the Debian kernels the VM tests use
+# Runs scx_utils' prepare_ops() and typed-enum tests against the BTF of the Debian kernels the VM tests use
 # (6.19, 7.1 and 7.3, fetched and cached by scx_vmtest). The tests are #[ignore]d for a plain
 # `cargo test` (they need these files); this script fetches them and runs the tests with
 # `--ignored`. A kernel that cannot be fetched (no network, nothing cached) is a missing
@@ -20,4 +20,4 @@ SCX_VMTEST_VMLINUX_7_1=$(vmlinux 7.1)
 SCX_VMTEST_VMLINUX_7_3=$(vmlinux 7.3)
 export SCX_VMTEST_VMLINUX_6_19 SCX_VMTEST_VMLINUX_7_1 SCX_VMTEST_VMLINUX_7_3 SCX_LIBBPF_INCLUDE=$libbpf_inc \
 	SCX_LIBBPF_A=$libbpf_a
-exec "$(dirname "$0")/cargo-test.sh" "$@" -p scx_utils --lib ops::tests -- --ignored --nocapture
+exec "$(dirname "$0")/cargo-test.sh" "$@" -p scx_utils --lib -- --ignored --nocapture ops::tests kernel_enums::tests
