@@ -26,6 +26,12 @@ pub trait OpenScxSkel<'obj>: OpenSkel<'obj> {
     /// Name of the struct_ops map, taken from the skeleton's field name at compile time (libbpf
     /// and the kernel's BTF both speak in names; the loader uses it only for them).
     fn ops_map_name(&self) -> &'static str;
+    /// The object's ELF (`.bpf.o` bytes), which [`prepare_ops`](crate::prepare_ops) needs to
+    /// name unguarded calls to kfuncs the kernel cannot run (libbpf keeps no relocations once
+    /// the object is open). `None` skips that check.
+    fn object_elf(&self) -> Option<&'static [u8]> {
+        None
+    }
 }
 
 /// A loaded scheduler skeleton. Implemented by [`scx_ops_skel!`].
@@ -44,9 +50,15 @@ pub trait ScxSkel<'obj>: Skel<'obj> {
 /// mod bpf_skel { include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs")); }
 /// scx_utils::scx_ops_skel!(bpf_skel::OpenBpfSkel, bpf_skel::BpfSkel, minimal_ops);
 /// ```
+///
+/// The skeleton is taken to be `enable_skel(_, "bpf")`'s, whose object `BpfBuilder` leaves at
+/// `OUT_DIR/bpf.bpf.o`; for another skeleton name add it as a fourth argument (`"name"`).
 #[macro_export]
 macro_rules! scx_ops_skel {
     ($open:ty, $loaded:ty, $ops:ident) => {
+        $crate::scx_ops_skel!($open, $loaded, $ops, "bpf");
+    };
+    ($open:ty, $loaded:ty, $ops:ident, $skel_name:literal) => {
         impl<'obj> $crate::OpenScxSkel<'obj> for $open {
             fn ops_fields(&mut self) -> $crate::OpsFields<'_> {
                 // SAFETY: the skeleton points this at the struct_ops map's initial value when it
@@ -63,6 +75,14 @@ macro_rules! scx_ops_skel {
                 // Touch the map field so a wrong name fails to compile here too.
                 let _ = &self.maps.$ops;
                 stringify!($ops)
+            }
+            fn object_elf(&self) -> Option<&'static [u8]> {
+                Some(include_bytes!(concat!(
+                    env!("OUT_DIR"),
+                    "/",
+                    $skel_name,
+                    ".bpf.o"
+                )))
             }
         }
         impl<'obj> $crate::ScxSkel<'obj> for $loaded {
