@@ -95,3 +95,27 @@ macro_rules! scx_ops_skel {
         }
     };
 }
+
+/// Include a file [`BpfBuilder`](crate::BpfBuilder) generated in `OUT_DIR` as a module, with
+/// the lints generated code trips over allowed:
+///
+/// ```ignore
+/// scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
+/// scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
+/// ```
+#[macro_export]
+macro_rules! include_generated {
+    ($vis:vis mod $name:ident = $file:literal) => {
+        $vis mod $name {
+            #![allow(
+                clippy::all,
+                missing_docs,
+                non_camel_case_types,
+                non_upper_case_globals,
+                non_snake_case,
+                dead_code
+            )]
+            include!(concat!(env!("OUT_DIR"), "/", $file));
+        }
+    };
+}

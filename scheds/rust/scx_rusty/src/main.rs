@@ -6,27 +6,8 @@
 //! domains will build on `domains.rs`, the per-domain load the BPF side already accumulates and
 //! the PELT signals it keeps for every task and CPU.
 
-mod bpf_skel {
-    #![allow(
-        clippy::all,
-        missing_docs,
-        non_camel_case_types,
-        non_snake_case,
-        dead_code
-    )]
-    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
-}
-mod bpf_intf {
-    #![allow(
-        clippy::all,
-        missing_docs,
-        non_camel_case_types,
-        non_upper_case_globals,
-        non_snake_case,
-        dead_code
-    )]
-    include!(concat!(env!("OUT_DIR"), "/bpf_intf.rs"));
-}
+scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
+scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
 mod balance;
 mod domains;
 mod pelt;
