@@ -19,7 +19,7 @@ pub struct OpsFields<'a> {
     pub timeout_ms: &'a mut u32,
 }
 
-/// An opened (not yet loaded) scheduler skeleton. Implemented by [`scx_ops_skel!`].
+/// An opened (not yet loaded) scheduler skeleton. Implemented by [`scx_ops_skel!`](crate::scx_ops_skel).
 pub trait OpenScxSkel<'obj>: OpenSkel<'obj> {
     /// The ops struct's loader-owned members, typed by the skeleton.
     fn ops_fields(&mut self) -> OpsFields<'_>;
@@ -34,7 +34,7 @@ pub trait OpenScxSkel<'obj>: OpenSkel<'obj> {
     }
 }
 
-/// A loaded scheduler skeleton. Implemented by [`scx_ops_skel!`].
+/// A loaded scheduler skeleton. Implemented by [`scx_ops_skel!`](crate::scx_ops_skel).
 pub trait ScxSkel<'obj>: Skel<'obj> {
     /// Attach the ops struct: the scheduler runs until the link is dropped.
     fn attach_ops(&mut self) -> libbpf_rs::Result<Link>;
