@@ -20,4 +20,5 @@ SCX_VMTEST_VMLINUX_7_1=$(vmlinux 7.1)
 SCX_VMTEST_VMLINUX_7_3=$(vmlinux 7.3)
 export SCX_VMTEST_VMLINUX_6_19 SCX_VMTEST_VMLINUX_7_1 SCX_VMTEST_VMLINUX_7_3 SCX_LIBBPF_INCLUDE=$libbpf_inc \
 	SCX_LIBBPF_A=$libbpf_a
-exec "$(dirname "$0")/cargo-test.sh" "$@" -p scx_utils --lib -- --ignored --nocapture ops::tests kernel_enums::tests
+# --workspace (not -p) keeps cargo-test's feature resolution, so nothing recompiles.
+exec "$(dirname "$0")/cargo-test.sh" "$@" --workspace --lib -- --ignored --nocapture ops::tests kernel_enums::tests

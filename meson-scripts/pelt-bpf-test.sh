@@ -11,4 +11,5 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || skip_or_fail "root: these tests load BPF programs (CAP_BPF + CAP_SYS_ADMIN)"
 command -v bpftool >/dev/null || skip_or_fail "bpftool (>= 7.5): the glue test dumps the host's vmlinux.h"
 [ -e /sys/kernel/btf/vmlinux ] || skip_or_fail "kernel BTF (/sys/kernel/btf/vmlinux)"
-exec "$(dirname "$0")/cargo-test.sh" "$@" -p scx_pelt --test bpf_equivalence --test bpf_glue -- --ignored
+# --workspace (not -p scx_pelt) keeps cargo-test's feature resolution, so nothing recompiles.
+exec "$(dirname "$0")/cargo-test.sh" "$@" --workspace --test bpf_equivalence --test bpf_glue -- --ignored
