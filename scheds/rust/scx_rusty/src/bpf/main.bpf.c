@@ -460,18 +460,38 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 }
 
 /*
+ * Whether the task running on @cpu may be preempted for a task with deadline @deadline: it is
+ * one of ours, a long runner (runs averaging at least the minimum run) that has already run at
+ * least the minimum in this run, and its deadline is later by more than the minimum slice.
+ * *@later is set when the deadline test alone passed.
+ */
+static bool worth_preempting(s32 cpu, u64 deadline, u64 now, bool *later)
+{
+	struct cpu_run *r = cpu_run(cpu);
+
+	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline))
+		return false;
+	*later = true;
+	return now - r->started_at >= preempt_min_run_ns && r->avg_runtime >= preempt_min_run_ns;
+}
+
+static bool preemption_possible(void)
+{
+	return preempt_enabled && enq_preempt_flag;
+}
+
+/*
  * The CPU to preempt for @p (deadline @deadline), or -1: among @prev_cpu and two random CPUs
- * of @dom that @p may use, those running a long runner for at least the minimum run with a
- * deadline later than @p's by more than the minimum slice; the latest deadline wins.
+ * of @dom that @p may use, those worth preempting; the latest deadline wins.
  */
 static s32 pick_victim(struct task_struct *p, u64 deadline, s32 prev_cpu, u32 dom, u64 now)
 {
 	s32 best = -1, cands[3];
 	u64 best_deadline = 0;
-	u32 start, n, i;
 	bool later = false;
+	u32 start, n, i;
 
-	if (!preempt_enabled || !enq_preempt_flag || dom >= MAX_DOMS)
+	if (!preemption_possible() || dom >= MAX_DOMS)
 		return -1;
 	start = dom_cpu_start[dom];
 	n = dom_nr_cpus[dom];
@@ -484,17 +504,11 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, s32 prev_cpu, u32 do
 		s32 cpu = cands[i];
 		struct cpu_run *r;
 
-		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+		    !worth_preempting(cpu, deadline, now, &later))
 			continue;
 		r = cpu_run(cpu);
-		if (!r || !r->started_at)
-			continue;
-		if (!vtime_before(deadline + min_slice_ns, r->deadline))
-			continue;
-		later = true;
-		if (now - r->started_at < preempt_min_run_ns || r->avg_runtime < preempt_min_run_ns)
-			continue;
-		if (best < 0 || vtime_before(best_deadline, r->deadline)) {
+		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
 			best = cpu;
 			best_deadline = r->deadline;
 		}
@@ -598,6 +612,19 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	set_dom(tctx, dom);
 	clamp_vruntime(tctx, enq_flags);
 	tctx->deadline = task_deadline(p, tctx, now);
+	/* Its one CPU runs a long runner with a later deadline: take its place (1-CPU machines). */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
+		bool later = false;
+
+		if (worth_preempting(cpu, tctx->deadline, now, &later)) {
+			stat_inc(STAT_PREEMPT);
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
+				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+			return;
+		}
+		if (later)
+			stat_inc(STAT_PREEMPT_DECLINED);
+	}
 	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
