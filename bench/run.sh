@@ -5,8 +5,10 @@
 #
 #   bench/run.sh [BUILD_DIR] [KERNEL]       (ROUNDS=3 by default)
 #
-# hackbench: wall time, lower is better. wakeup-latency-us: cyclictest's average wake-up latency
-# while CPU hogs fill every CPU, lower is better.
+# hackbench: wall time in ms, lower is better. wakeup-latency-us: cyclictest's average wake-up
+# latency while CPU hogs fill every CPU, lower is better. A round in which the scheduler was not
+# attached (or, for EEVDF, one was) before and after its workloads is left out and reported
+# (bench/guest.sh's BENCH-INVALID lines); run.sh then exits 1.
 set -euo pipefail
 build=${1:-build}
 kernel=${2:-default}
@@ -21,8 +23,11 @@ trap 'rm -f "$out"' EXIT
 python3 - "$out" <<'PY'
 import statistics, sys
 res = {}
+invalid = []
 for line in open(sys.argv[1]):
     p = line.split()
+    if p and p[0] == "BENCH-INVALID":
+        invalid.append(" ".join(p[1:]))
     if len(p) == 5 and p[0] == "BENCH" and p[4] != "nan":
         res.setdefault((p[1], p[2]), []).append(float(p[4]))
 workloads = sorted({w for _, w in res})
@@ -41,4 +46,9 @@ for s in scheds:
         m, b = statistics.median(v), statistics.median(base)
         cells.append(f"{m:>12.1f} ({m / b:>5.2f}x eevdf)")
     print(f"{s:<14}" + "".join(cells))
+if invalid:
+    print(f"{len(invalid)} round(s) left out, the scheduler under test was not the one attached:")
+    for i in invalid:
+        print(f"  {i}")
+    sys.exit(1)
 PY
