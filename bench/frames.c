@@ -12,18 +12,26 @@
  *       3 windows of -t MS, default 1000). With -b every other CPU runs a pinned
  *       spinner meanwhile, so that an emulator running one vCPU at a time (qemu TCG) is as busy
  *       as under the benchmark's hogs: see bench/README.md for why bench/ uses -b.
- *   frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS]
+ *   frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS] [-s STOPFILE]
  *       Runs frames of WORK_US (default 4000) worth of calibrated loops every PERIOD_US
  *       (default 16667, 60 Hz) for SECS (default 5) and prints
  *       "frames=N late=N skipped=N p99_late_us=N max_late_us=N work_loops=N".
  *       Lateness is the finish time minus the period's end, counted as 0 for frames on time;
  *       p99 is the nearest rank (the smallest value at least 99 % of frames do not exceed).
+ *       With -s, STOPFILE is created the moment the last frame ends (see hog -w).
+ *   frames hog -n N -w STOPFILE [-t MAXSECS]
+ *       Runs N busy loops (processes) until STOPFILE exists (checked every 2 ms) or MAXSECS
+ *       (default 120) have passed, then prints "hogs=N secs=S stopped=file|timeout". The
+ *       benchmark's CPU hogs: they stop the moment a measurement ends (cyclictest creates its
+ *       histogram file only once it has stopped measuring), so that the emulator does not
+ *       spend seconds of hogged vCPUs writing and reading results.
  *
  * The task runs in whatever scheduling class it was started in (SCHED_OTHER from a shell), so a
  * sched_ext scheduler schedules it like any other task.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -83,7 +91,8 @@ static int pin(int cpu)
 static void usage(void)
 {
 	fprintf(stderr, "usage: frames calibrate [-b] [-t MS]\n"
-			"       frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS]\n");
+			"       frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS] [-s STOPFILE]\n"
+			"       frames hog -n N -w STOPFILE [-t MAXSECS]\n");
 	exit(2);
 }
 
@@ -168,9 +177,10 @@ static int calibrate(int argc, char **argv)
 static int run(int argc, char **argv)
 {
 	uint64_t loops_per_ms = 0, period_us = 16667, work_us = 4000, secs = 5;
+	const char *stopfile = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "l:p:w:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:p:w:d:s:")) != -1) {
 		switch (opt) {
 		case 'l':
 			loops_per_ms = strtoull(optarg, NULL, 10);
@@ -183,6 +193,9 @@ static int run(int argc, char **argv)
 			break;
 		case 'd':
 			secs = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			stopfile = optarg;
 			break;
 		default:
 			usage();
@@ -229,12 +242,77 @@ static int run(int argc, char **argv)
 			release = deadline;
 		}
 	}
+	if (stopfile)
+		close(open(stopfile, O_WRONLY | O_CREAT, 0644));
 	qsort(late, frames, sizeof(*late), cmp_u64);
 	printf("frames=%llu late=%llu skipped=%llu p99_late_us=%llu max_late_us=%llu work_loops=%llu\n",
 	       (unsigned long long)frames, (unsigned long long)nlate, (unsigned long long)skipped,
 	       (unsigned long long)percentile(late, frames, 99),
 	       (unsigned long long)(frames ? late[frames - 1] : 0), (unsigned long long)work_loops);
 	free(late);
+	return 0;
+}
+
+static int hog(int argc, char **argv)
+{
+	const char *stopfile = NULL;
+	long n = 0, maxsecs = 120;
+	int opt, by_file = 0;
+
+	while ((opt = getopt(argc, argv, "n:w:t:")) != -1) {
+		switch (opt) {
+		case 'n':
+			n = strtol(optarg, NULL, 10);
+			break;
+		case 'w':
+			stopfile = optarg;
+			break;
+		case 't':
+			maxsecs = strtol(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (n < 1 || !stopfile)
+		usage();
+
+	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)maxsecs * 1000000000ull;
+
+	for (long i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p < 0) {
+			perror("fork");
+			break;
+		}
+		if (p == 0) {
+			uint64_t next_look = 0;
+
+			for (;;) {
+				uint64_t t;
+
+				busy(2000);
+				t = now_ns();
+				if (t >= next_look) {
+					if (!access(stopfile, F_OK))
+						_exit(0);
+					next_look = t + 2000000;
+				}
+				if (t >= deadline)
+					_exit(1);
+			}
+		}
+	}
+	int status;
+
+	while (wait(&status) > 0)
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			by_file = 1;
+	uint64_t el = now_ns() - t0;
+
+	printf("hogs=%ld secs=%llu.%02llu stopped=%s\n", n, (unsigned long long)(el / 1000000000ull),
+	       (unsigned long long)(el % 1000000000ull / 10000000ull), by_file ? "file" : "timeout");
 	return 0;
 }
 
@@ -246,6 +324,8 @@ int main(int argc, char **argv)
 		return calibrate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "hog"))
+		return hog(argc - 1, argv + 1);
 	usage();
 	return 2;
 }

@@ -15,6 +15,7 @@
 #                                         drops all of LABEL's values of that round
 #   BENCH-NOTE text                       anything worth reading (a loader's log tail, ...)
 #   BENCH-TIME LABEL ROUND SECS           guest seconds the round of LABEL took
+#   BENCH-STEP LABEL ROUND STEP SECS      guest seconds of one step (where the time goes)
 #
 # A round counts only if it measured what it says. Before and after each measurement:
 # - EEVDF: /sys/kernel/sched_ext/state reads "disabled";
@@ -26,7 +27,7 @@
 set -u
 rounds=${ROUNDS:-3}
 secs=${SECS:-5}
-hackbench_args=${HACKBENCH_ARGS:--g 2 -f 10 -l 50}
+hackbench_args=${HACKBENCH_ARGS:--g 2 -f 10 -l 100}
 specs=$1
 SCX=/sys/kernel/sched_ext
 ncpu=$(nproc)
@@ -45,6 +46,15 @@ get_ext() {
 	done <"/proc/$$/sched"
 }
 uptime_s() { u=0; read -r u _ </proc/uptime; echo "${u%%.*}"; }
+# step NAME: print the guest seconds since the previous step (where the time goes).
+step() {
+	read -r u _ </proc/uptime
+	c=${u#*.}
+	u=$((${u%%.*} * 100 + ${c#0}))
+	echo "BENCH-STEP $label $round $1 $(( (u - step_t) / 100 )).$(( (u - step_t) % 100 / 10 ))"
+	step_t=$u
+}
+step_t=0
 # wait_state WANT TENTHS: wait up to TENTHS × 0.1 s for the state WANT.
 wait_state() {
 	i=0
@@ -75,22 +85,25 @@ check() {
 	[ "$ext" != 0 ] || why="$why${why:+; }$1: shell not on ext"
 }
 
+# hogs_start STOPFILE: 2 busy loops per vCPU (frames hog) that stop by themselves the moment
+# STOPFILE appears, i.e. when the measurement ends: cyclictest creates its histogram file only
+# after it stopped measuring, frames run -s creates it after its last frame. Nothing of the
+# measurement's own wind-down then runs on hogged vCPUs (under emulation that cost seconds).
 hogs_start() {
-	hogs=""
-	i=0
-	while [ $i -lt $nhogs ]; do
-		(while :; do :; done) &
-		hogs="$hogs $!"
-		i=$((i + 1))
-	done
+	hogfile=$1
+	rm -f "$hogfile"
+	frames hog -n "$nhogs" -w "$hogfile" -t $((secs * 2 + 60)) >/tmp/hogs.out 2>&1 &
+	hogpid=$!
 	sleep 0.5
 }
 hogs_stop() {
-	# shellcheck disable=SC2086 # a list of pids
-	kill $hogs 2>/dev/null
-	# shellcheck disable=SC2086
-	wait $hogs 2>/dev/null
-	hogs=""
+	: >>"$hogfile"
+	wait "$hogpid"
+	read -r hogs_said </tmp/hogs.out
+	case $hogs_said in
+	*stopped=file) ;;
+	*) echo "BENCH-NOTE $label round $round: hogs: ${hogs_said:-no report}" ;;
+	esac
 }
 
 emit() { echo "BENCH $label $round $1 $2"; }
@@ -99,9 +112,11 @@ emit() { echo "BENCH $label $round $1 $2"; }
 # absolute-deadline periods, histogram up to 100 ms in 1 us buckets (a
 # larger one costs seconds of emulated time to write and read back).
 cyclic() { # cyclic PREFIX
-	rm -f /tmp/hist
-	cyclictest -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile=/tmp/hist >/dev/null 2>&1
-	r=$(cyclichist /tmp/hist 2>/dev/null)
+	rm -f "/tmp/hist.$1"
+	cyclictest -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile="/tmp/hist.$1" >/dev/null 2>&1
+}
+cyclic_result() { # cyclic_result PREFIX: read the histogram (after the hogs are gone)
+	r=$(cyclichist "/tmp/hist.$1" 2>/dev/null)
 	for kv in $r; do
 		case $kv in
 		avg_us=*) emit "$1_avg_us" "${kv#*=}" ;;
@@ -115,24 +130,30 @@ cyclic() { # cyclic PREFIX
 # measure_all: every workload, each between two checks; stops at the first failed check (the
 # round is dropped anyway, and an ejected scheduler should not cost the whole run's time).
 measure_all() {
+	step start
 	check "before idle latency"
 	[ -z "$why" ] || return
 	cyclic lat_idle
 	check "after idle latency"
 	[ -z "$why" ] || return
+	cyclic_result lat_idle
+	step lat_idle
 
-	hogs_start
+	hogs_start /tmp/hist.lat_hog
 	check "before latency under hogs"
 	[ -z "$why" ] && cyclic lat_hog
 	check "after latency under hogs"
 	hogs_stop
 	[ -z "$why" ] || return
+	cyclic_result lat_hog
+	step lat_hog
 
 	# shellcheck disable=SC2086 # the arguments are a list on purpose
 	t=$(hackbench $hackbench_args 2>/dev/null | sed -n 's/^Time: *\([0-9.]*\).*/\1/p')
 	check "after hackbench"
 	[ -z "$why" ] || return
 	[ -n "$t" ] && emit hackbench_s "$t"
+	step hackbench
 
 	stress-ng --cpu "$ncpu" --pipe "$ncpu" --timeout "${secs}s" --metrics-brief --temp-path /tmp \
 		>/tmp/stress.log 2>&1
@@ -142,11 +163,12 @@ measure_all() {
 	[ -n "$v" ] && emit stress_cpu_ops_s "$v"
 	v=$(awk 'NF == 10 && $4 == "pipe" { print $9 }' /tmp/stress.log)
 	[ -n "$v" ] && emit stress_pipe_ops_s "$v"
+	step stress-ng
 
-	hogs_start
+	hogs_start /tmp/frames.done
 	check "before frames"
 	r=""
-	[ -z "$why" ] && r=$(frames run -l "$loops" -p 16667 -w 4000 -d "$secs")
+	[ -z "$why" ] && r=$(frames run -l "$loops" -p 16667 -w 4000 -d "$secs" -s /tmp/frames.done)
 	check "after frames"
 	hogs_stop
 	[ -z "$why" ] || return
@@ -159,6 +181,7 @@ measure_all() {
 		esac
 	done
 	[ -n "$r" ] && emit frames_late_pct "$(awk -v l="$nl" -v n="$nf" 'BEGIN { printf "%.2f", n ? 100 * l / n : 100 }')"
+	step frames
 	return 0
 }
 
@@ -196,6 +219,7 @@ while [ $round -le "$rounds" ]; do
 		[ -n "$label" ] || continue
 		why=""
 		t0=$(uptime_s)
+		step begin
 		wait_state disabled 150
 		if [ "$st" != disabled ]; then
 			get_ops
@@ -218,6 +242,7 @@ while [ $round -le "$rounds" ]; do
 		done
 		get_seq
 		seq0=$sq
+		step attach
 		check "at attach"
 		if [ -z "$why" ]; then
 			measure_all
@@ -230,6 +255,7 @@ while [ $round -le "$rounds" ]; do
 			echo "BENCH-NOTE $label round $round: loader exit $rc; its log ends with:"
 			tail -n 5 "/tmp/$label.log" | sed 's/^/BENCH-NOTE   /'
 		fi
+		step detach
 		echo "BENCH-TIME $label $round $(($(uptime_s) - t0))"
 	done 3<"$specs"
 	round=$((round + 1))
