@@ -21,7 +21,7 @@
 # - EEVDF: /sys/kernel/sched_ext/state reads "disabled";
 # - a scheduler: state reads "enabled", root/ops reads its OPS, its loader is alive, the
 #   kernel's enable_seq (when it has one) has not moved since the attach, and this shell's
-#   /proc/self/sched says it runs in the ext class (ext.enabled, when the kernel prints it:
+#   /proc/$$/sched says it runs in the ext class (ext.enabled, when the kernel prints it:
 #   a scheduler started with --partial would leave it 0).
 # Before a scheduler starts, the previous one must be gone (state "disabled").
 set -u
