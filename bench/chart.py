@@ -12,13 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # (metric, label); stress-ng is the geometric mean of the cpu and pipe ratios.
 SHOWN = [
-    ("lat_idle_avg_us", "wake-up avg\nidle"),
-    ("lat_hog_avg_us", "wake-up avg\nhogs"),
-    ("lat_hog_p99_us", "wake-up p99\nhogs"),
-    ("hackbench_s", "hackbench\ntime"),
+    ("lat_idle_avg_us", "wake-up\navg idle"),
+    ("lat_hog_avg_us", "wake-up\navg hogs"),
+    ("lat_hog_p99_us", "wake-up\np99 hogs"),
+    ("hackbench_s", "hack-\nbench"),
     ("stress", "stress-ng\nops/s (↑)"),
     ("frames_late_pct", "late\nframes"),
-    ("frames_p99_late_us", "frame p99\nlateness"),
+    ("frames_p99_late_us", "frame\np99 late"),
 ]
 
 
