@@ -176,6 +176,7 @@ def main():
     ap.add_argument("--json", required=True)
     ap.add_argument("--md", required=True)
     ap.add_argument("--git", default="unknown")
+    ap.add_argument("--command", default="")
     ap.add_argument("--elapsed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--secs", type=int, default=0)
@@ -185,7 +186,7 @@ def main():
 
     res = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git": a.git, "kernel_spec": a.kernel_spec, "rounds": a.rounds, "secs": a.secs,
+        "git": a.git, "command": a.command, "kernel_spec": a.kernel_spec, "rounds": a.rounds, "secs": a.secs,
         "wall_s": a.elapsed, "metrics": {m: {"title": t, "better": b} for m, (t, b) in METRICS.items()},
         "runs": [],
     }

@@ -22,6 +22,9 @@
 # test was not the one attached while measured) or a boot failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+cmdline="bench/run.sh $*"
+# The revision measured: taken now, before anything in the tree can change during the run.
+rev=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)
 build=build
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	build=$1
@@ -120,8 +123,7 @@ for n in "${vlist[@]}"; do
 done
 elapsed=$(($(date +%s) - start))
 
-rev=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)
-python3 "$here/report.py" --git "$rev" --elapsed "$elapsed" --rounds "$rounds" --secs "$secs" \
+python3 "$here/report.py" --command "$cmdline" --git "$rev" --elapsed "$elapsed" --rounds "$rounds" --secs "$secs" \
 	--kernel-spec "$kernel" --specs "$work/specs" --json "$out/results.json" --md "$out/results.md" "${raws[@]}" || status=1
 if python3 -c 'import matplotlib' 2>/dev/null; then
 	python3 "$here/chart.py" "$out/results.json" "$out/results.png"
