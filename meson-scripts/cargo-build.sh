@@ -9,7 +9,9 @@ cargo=$1 src=$2 target=$3 out=$4 offline=$5 cargo_home=$6 clang=$7
 shift 7
 [ -n "$cargo_home" ] && export CARGO_HOME=$cargo_home
 export BPF_CLANG=${BPF_CLANG:-$clang}
-flags=(--release --workspace --bins --target-dir "$target" --manifest-path "$src/Cargo.toml")
+# scx_topology's command sits behind its `cli` feature (library users do not build clap).
+flags=(--release --workspace --bins --features scx_topology/cli --target-dir "$target"
+	--manifest-path "$src/Cargo.toml")
 [ "$offline" = true ] && flags+=(--offline)
 "$cargo" build "${flags[@]}"
 for bin in "$@"; do

@@ -41,10 +41,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    if !common::have_hwloc() {
-        println!("NOTICE: hwloc not installed; skipping the hwloc side of the benchmark");
-        return;
-    }
+    common::require_hwloc();
     let mut g = c.benchmark_group("hwloc");
     g.bench_function("lstopo_xml_384", |b| {
         b.iter(|| {

@@ -41,6 +41,11 @@ pub struct Cpumask {
     bits: BitVec<u64, Lsb0>,
 }
 
+/// The largest CPU id the parsers accept, plus one: eight times the
+/// kernel's largest `NR_CPUS` (8192), so that a corrupted file naming CPU
+/// 18446744073709551615 is an error instead of an exabyte of bits.
+pub const MAX_CPUS: usize = 1 << 16;
+
 impl Cpumask {
     /// An empty set.
     pub fn new() -> Self {
@@ -68,6 +73,7 @@ impl Cpumask {
     /// Parse the kernel's cpulist format (`0-3,8,10-11`). Surrounding
     /// whitespace and an empty string (the empty set) are accepted, as are
     /// strided ranges (`0-7:2/4`, as accepted by the kernel's bitmap_parselist).
+    /// CPU ids of [`MAX_CPUS`] or more are an error.
     pub fn parse_list(s: &str) -> Result<Self> {
         let mut m = Self::new();
         let s = s.trim();
@@ -113,6 +119,9 @@ impl Cpumask {
             if hi < lo {
                 bail!("bad cpulist range {part:?}");
             }
+            if hi >= MAX_CPUS {
+                bail!("cpulist item {part:?} names a CPU beyond {}", MAX_CPUS - 1);
+            }
             m.grow(hi + 1);
             for c in lo..=hi {
                 let keep = match stride {
@@ -140,6 +149,9 @@ impl Cpumask {
         }
         let words: Vec<&str> = s.split(',').collect();
         let n = words.len();
+        if n * 32 > MAX_CPUS {
+            bail!("hex cpumask of {n} words is wider than {MAX_CPUS} CPUs");
+        }
         m.grow(n * 32);
         for (i, w) in words.iter().enumerate() {
             let w = w.trim();
@@ -496,6 +508,22 @@ mod tests {
         assert!(Cpumask::parse_hex("zz").is_err());
         let big = Cpumask::first_n(384);
         assert_eq!(Cpumask::parse_hex(&big.to_hex_string()).unwrap(), big);
+    }
+
+    #[test]
+    fn ids_beyond_max_cpus_are_errors() {
+        assert!(Cpumask::parse_list("99999999999999999999").is_err());
+        assert!(Cpumask::parse_list(&format!("0-{MAX_CPUS}")).is_err());
+        assert_eq!(
+            Cpumask::parse_list(&format!("{}", MAX_CPUS - 1))
+                .unwrap()
+                .weight(),
+            1
+        );
+        let wide = vec!["00000000"; MAX_CPUS / 32 + 1].join(",");
+        assert!(Cpumask::parse_hex(&wide).is_err());
+        assert!(Cpumask::parse_list("3-1").is_err());
+        assert!(Cpumask::parse_list("-1").is_err());
     }
 
     #[test]

@@ -147,6 +147,9 @@ pub struct JsonNode {
     pub cpus: Vec<usize>,
     /// Whether it has memory.
     pub has_memory: bool,
+    /// Made up for online CPUs that no node lists (their node is offline):
+    /// one per package, numbered after the highest node the kernel knows.
+    pub implied: bool,
     /// Dense LLC indexes.
     pub llcs: Vec<usize>,
     /// Distance by node number (keys are strings in JSON).
@@ -234,6 +237,7 @@ impl JsonTopology {
                     id: n.id,
                     cpus: n.cpus.to_vec(),
                     has_memory: n.has_memory,
+                    implied: n.implied,
                     llcs: n.llcs.clone(),
                     distances: n.distances.clone(),
                 })

@@ -15,9 +15,13 @@
 //! * the LLC is the highest-level data/unified cache a CPU reports (L3, else
 //!   L2, ...), else the CPU's core; an LLC spanning NUMA nodes is split into
 //!   one LLC domain per node (`Llc::cache_cpus` keeps the whole span);
-//! * without `sys/devices/system/node` there is one node, id 0; CPUs that no
-//!   node lists go to the lowest node that has CPUs; memory-only nodes are
-//!   listed with no CPUs;
+//! * without `sys/devices/system/node` there is one node, id 0; online CPUs
+//!   that no node lists get an implied node per package ([`Node::implied`]);
+//!   memory-only nodes are listed with no CPUs;
+//! * a mask is used only if valid (it holds its CPU and every CPU it names
+//!   reports the same), from the list or the hex form;
+//! * a bad file costs the one fact it holds, with a warning naming it
+//!   ([`Topology::warnings`]); discovery fails only when no CPU can be read;
 //! * cores are split at LLC boundaries and LLCs at node boundaries, so the
 //!   hierarchy always nests and each level partitions the online CPUs.
 //!
@@ -33,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod cpumask;
+mod discover;
 pub mod json;
 pub mod sysfs;
 pub mod topology;

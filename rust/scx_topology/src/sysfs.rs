@@ -118,9 +118,17 @@ where
     }
 }
 
-/// Parse `path` as a cpulist; `None` if missing.
+/// Whether a file's (trimmed) contents are the kernel's `(null)`: what a
+/// CPU-mask attribute prints for a mask that was never allocated (e.g.
+/// `cpu/nohz_full` on a kernel booted without `nohz_full=`).
+pub fn is_null(s: &str) -> bool {
+    s == "(null)"
+}
+
+/// Parse `path` as a cpulist; `None` if missing; `(null)` is the empty set.
 pub fn read_list(path: &Path) -> Result<Option<Cpumask>> {
     match read_opt(path)? {
+        Some(s) if is_null(&s) => Ok(Some(Cpumask::new())),
         Some(s) => Cpumask::parse_list(&s)
             .map(Some)
             .with_context(|| format!("parsing {}", path.display())),
@@ -128,9 +136,11 @@ pub fn read_list(path: &Path) -> Result<Option<Cpumask>> {
     }
 }
 
-/// Parse `path` as a hex-word mask; `None` if missing.
+/// Parse `path` as a hex-word mask; `None` if missing; `(null)` is the
+/// empty set.
 pub fn read_hex(path: &Path) -> Result<Option<Cpumask>> {
     match read_opt(path)? {
+        Some(s) if is_null(&s) => Ok(Some(Cpumask::new())),
         Some(s) => Cpumask::parse_hex(&s)
             .map(Some)
             .with_context(|| format!("parsing {}", path.display())),
@@ -174,6 +184,15 @@ mod tests {
         std::fs::write(d.path().join("g"), "zz").unwrap();
         let e = read_num::<u32>(&d.path().join("g")).unwrap_err();
         assert!(format!("{e:#}").contains("/g"));
+    }
+
+    #[test]
+    fn null_is_the_empty_mask() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("nohz_full");
+        std::fs::write(&f, "(null)                 \n").unwrap();
+        assert_eq!(read_list(&f).unwrap(), Some(Cpumask::new()));
+        assert_eq!(read_hex(&f).unwrap(), Some(Cpumask::new()));
     }
 
     #[test]

@@ -89,12 +89,12 @@ fn nearly_empty_roots_do_not_panic() {
     // No cpu directory at all: an error naming the path.
     let e = Topology::from_root(d.path()).unwrap_err();
     assert!(format!("{e:#}").contains("sys/devices/system/cpu"));
-    // An empty cpu directory: zero CPUs, one node.
+    // An empty cpu directory: no CPU could be read at all, the one case
+    // that aborts discovery.
     let cpu = d.path().join("sys/devices/system/cpu");
     std::fs::create_dir_all(&cpu).unwrap();
-    let t = Topology::from_root(d.path()).unwrap();
-    assert_eq!(t.online_cpus().weight(), 0);
-    assert_eq!(t.llcs().len(), 0);
+    let e = Topology::from_root(d.path()).unwrap_err();
+    assert!(format!("{e:#}").contains("no online CPU"), "{e:#}");
     // An online list naming CPUs without directories (a stripped container
     // view): each CPU is its own core and LLC.
     std::fs::write(cpu.join("online"), "0-3\n").unwrap();
@@ -103,9 +103,40 @@ fn nearly_empty_roots_do_not_panic() {
     assert_eq!(t.llcs().len(), 4);
     assert_eq!(t.packages().len(), 1);
     common::check_invariants("stripped", &t);
-    // Garbage in a mask file: an error naming the file, not a panic.
+    // Garbage in a mask file: that fact is lost, with one warning naming
+    // the file; discovery goes on.
     std::fs::create_dir_all(cpu.join("cpu0/topology")).unwrap();
     std::fs::write(cpu.join("cpu0/topology/core_cpus_list"), "zz\n").unwrap();
-    let e = Topology::from_root(d.path()).unwrap_err();
-    assert!(format!("{e:#}").contains("core_cpus_list"), "{e:#}");
+    let t = Topology::from_root(d.path()).unwrap();
+    assert_eq!(t.cores().len(), 4);
+    let w: Vec<&String> = t
+        .warnings()
+        .iter()
+        .filter(|w| w.contains("cpu0/topology/core_cpus_list"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", t.warnings());
+    common::check_invariants("garbage core_cpus_list", &t);
+}
+
+#[test]
+fn cli_prints_warnings_and_succeeds() {
+    let m = machine("no_numa_dir");
+    let root = m.root();
+    let bad = root
+        .path()
+        .join("sys/devices/system/cpu/cpu0/topology/core_id");
+    std::fs::write(&bad, "(null)\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scx_topology"))
+        .arg("--json")
+        .arg("--sysfs-root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(&bad.display().to_string()), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["cpus"][0]["core_id"], serde_json::Value::Null);
 }

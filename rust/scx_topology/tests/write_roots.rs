@@ -5,12 +5,11 @@
 mod common;
 
 #[test]
-#[ignore]
+#[ignore = "needs SCX_TOPO_WRITE_ROOTS=<dir>; a tool run by hand (see the crate README)"]
 fn write_roots() {
-    let Some(dir) = std::env::var_os("SCX_TOPO_WRITE_ROOTS") else {
-        println!("SCX_TOPO_WRITE_ROOTS not set; nothing written");
-        return;
-    };
+    let dir = std::env::var_os("SCX_TOPO_WRITE_ROOTS")
+        .filter(|v| !v.is_empty())
+        .expect("SCX_TOPO_WRITE_ROOTS=<dir> is not set: nothing to write to");
     for m in common::machines() {
         let p = std::path::Path::new(&dir).join(&m.name);
         std::fs::create_dir_all(&p).unwrap();

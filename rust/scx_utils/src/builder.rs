@@ -11,7 +11,9 @@
 //! }
 //! ```
 //! The generated files land in `OUT_DIR`: `bpf_skel.rs` (the libbpf-rs skeleton, from
-//! `enable_skel(_, "bpf")`) and `bpf_intf.rs` (bindgen output for the shared types). The crate
+//! `enable_skel(_, "bpf")`), `bpf.bpf.o` (the object it embeds) and `bpf_intf.rs` (bindgen output
+//! for the shared types). A copy of each object also goes to
+//! `<target>/<profile>/bpf-objects/<crate>.bpf.o` for tools such as `scx_veristat`. The crate
 //! also gets `env!("SCX_GIT_REV")`, the source revision, for its `--version`.
 
 use crate::headers::extract_bpf_headers;
@@ -149,6 +151,29 @@ impl BpfBuilder {
             .collect()
     }
 
+    /// Copy a compiled object to `<target>/<profile>/bpf-objects/<crate>[_<name>].bpf.o`, a path
+    /// that does not change from build to build (`OUT_DIR` carries a hash), for tools that look
+    /// at every scheduler's BPF object such as `scx_veristat`. Skipped when `OUT_DIR` is not in
+    /// Cargo's usual `<profile>/build/<crate>-<hash>/out` layout.
+    fn publish_object(&self, obj: &Path, name: &str) -> Result<()> {
+        let Some(profile) = self.out_dir.ancestors().nth(3).filter(|_| {
+            self.out_dir.ancestors().nth(2).and_then(Path::file_name) == Some("build".as_ref())
+        }) else {
+            return Ok(());
+        };
+        let krate = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "bpf".into());
+        let file = if name == "bpf" {
+            format!("{krate}.bpf.o")
+        } else {
+            format!("{krate}_{name}.bpf.o")
+        };
+        let dir = profile.join("bpf-objects");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::copy(obj, dir.join(&file))
+            .with_context(|| format!("copying {} to {}", obj.display(), dir.display()))?;
+        Ok(())
+    }
+
     /// Run everything that was enabled, and tell Cargo what to watch.
     pub fn build(self) -> Result<()> {
         if let Some((header, out)) = &self.intf {
@@ -184,6 +209,7 @@ impl BpfBuilder {
                         self.clang.display()
                     )
                 })?;
+            self.publish_object(&obj, name)?;
         }
         println!("cargo:rerun-if-env-changed=BPF_CLANG");
         println!("cargo:rustc-env=SCX_GIT_REV={}", git_revision());

@@ -346,6 +346,65 @@ mod tests {
         assert!(ExitInfo::from_bytes(&[0u8; 16]).is_err());
     }
 
+    /// C loaders report exits from the table in scx/exit_kinds.h: every kind must have the same
+    /// name, number and words there as here, and so must kinds neither side knows.
+    #[test]
+    fn kinds_match_the_c_table() {
+        let kinds = [
+            0, 1, 64, 65, 66, 67, 68, 69, 1024, 1025, 1026, 1027, 1028, 1029, 70, 2,
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("kinds.c");
+        let list = kinds.map(|k| k.to_string()).join(", ");
+        std::fs::write(
+            &src,
+            format!(
+                r#"#include "scx/exit_kinds.h"
+int main(void) {{
+    int kinds[] = {{{list}}};
+    char name[64], words[256];
+    for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {{
+        scx_exit_kind_describe(kinds[i], name, sizeof(name), words, sizeof(words));
+        printf("%d\t%s\t%s\n", kinds[i], name, words);
+    }}
+    /* Every entry of the table, so one that Rust lacks is caught too. */
+    for (unsigned i = 0; i < sizeof(scx_exit_kinds) / sizeof(scx_exit_kinds[0]); i++)
+        printf("%d\t%s\t%s\n", scx_exit_kinds[i].kind, scx_exit_kinds[i].name,
+               scx_exit_kinds[i].words);
+    return 0;
+}}"#
+            ),
+        )
+        .unwrap();
+        let exe = dir.path().join("kinds");
+        let inc = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/include");
+        let st = std::process::Command::new("cc")
+            .args(["-Wall", "-Werror", "-I", inc, "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .status()
+            .expect("a C compiler (cc) is needed for this test");
+        assert!(st.success());
+        let out = std::process::Command::new(&exe).output().unwrap();
+        let mut lines = 0;
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let k = ExitKind::from_raw(f[0].parse().unwrap());
+            assert_eq!(
+                (f[1], f[2]),
+                (k.name().as_str(), k.describe().as_str()),
+                "kind {}: C and Rust disagree",
+                f[0]
+            );
+            lines += 1;
+        }
+        assert_eq!(
+            lines,
+            kinds.len() + 13,
+            "the C table should list the 13 known kinds"
+        );
+    }
+
     /// The offsets above must match the C header the BPF side uses.
     #[test]
     fn layout_matches_the_c_header() {

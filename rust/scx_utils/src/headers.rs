@@ -30,6 +30,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/user_exit_info.bpf.h"),
     ),
     (
+        "include/scx/exit_kinds.h",
+        include_bytes!("../bpf/include/scx/exit_kinds.h"),
+    ),
+    (
         "include/scx/loader.h",
         include_bytes!("../bpf/include/scx/loader.h"),
     ),

@@ -20,10 +20,12 @@
 //! Kernel facts come from the running kernel's BTF ([`KernelBtf`]), with typed names for the
 //! enum values a scheduler may need ([`OpsFlag`], [`EnqFlag`], [`KickFlag`]).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "build")]
 mod builder;
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 mod counters;
 mod exit_info;
@@ -39,6 +41,7 @@ pub mod stats;
 pub mod sysfs;
 
 #[cfg(feature = "build")]
+#[cfg_attr(docsrs, doc(cfg(feature = "build")))]
 pub use builder::{find_bpf_clang, BpfBuilder};
 pub use counters::percpu_counters;
 pub use exit_info::{ExitInfo, ExitKind, ECODE_ACT_RESTART, ECODE_RSN_HOTPLUG, UEI_MAP_NAME};

@@ -19,16 +19,22 @@ pub struct OpsFields<'a> {
     pub timeout_ms: &'a mut u32,
 }
 
-/// An opened (not yet loaded) scheduler skeleton. Implemented by [`scx_ops_skel!`].
+/// An opened (not yet loaded) scheduler skeleton. Implemented by [`scx_ops_skel!`](crate::scx_ops_skel).
 pub trait OpenScxSkel<'obj>: OpenSkel<'obj> {
     /// The ops struct's loader-owned members, typed by the skeleton.
     fn ops_fields(&mut self) -> OpsFields<'_>;
     /// Name of the struct_ops map, taken from the skeleton's field name at compile time (libbpf
     /// and the kernel's BTF both speak in names; the loader uses it only for them).
     fn ops_map_name(&self) -> &'static str;
+    /// The object's ELF (`.bpf.o` bytes), which [`prepare_ops`](crate::prepare_ops) needs to
+    /// name unguarded calls to kfuncs the kernel cannot run (libbpf keeps no relocations once
+    /// the object is open). `None` skips that check.
+    fn object_elf(&self) -> Option<&'static [u8]> {
+        None
+    }
 }
 
-/// A loaded scheduler skeleton. Implemented by [`scx_ops_skel!`].
+/// A loaded scheduler skeleton. Implemented by [`scx_ops_skel!`](crate::scx_ops_skel).
 pub trait ScxSkel<'obj>: Skel<'obj> {
     /// Attach the ops struct: the scheduler runs until the link is dropped.
     fn attach_ops(&mut self) -> libbpf_rs::Result<Link>;
@@ -44,9 +50,15 @@ pub trait ScxSkel<'obj>: Skel<'obj> {
 /// mod bpf_skel { include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs")); }
 /// scx_utils::scx_ops_skel!(bpf_skel::OpenBpfSkel, bpf_skel::BpfSkel, minimal_ops);
 /// ```
+///
+/// The skeleton is taken to be `enable_skel(_, "bpf")`'s, whose object `BpfBuilder` leaves at
+/// `OUT_DIR/bpf.bpf.o`; for another skeleton name add it as a fourth argument (`"name"`).
 #[macro_export]
 macro_rules! scx_ops_skel {
     ($open:ty, $loaded:ty, $ops:ident) => {
+        $crate::scx_ops_skel!($open, $loaded, $ops, "bpf");
+    };
+    ($open:ty, $loaded:ty, $ops:ident, $skel_name:literal) => {
         impl<'obj> $crate::OpenScxSkel<'obj> for $open {
             fn ops_fields(&mut self) -> $crate::OpsFields<'_> {
                 // SAFETY: the skeleton points this at the struct_ops map's initial value when it
@@ -64,6 +76,14 @@ macro_rules! scx_ops_skel {
                 let _ = &self.maps.$ops;
                 stringify!($ops)
             }
+            fn object_elf(&self) -> Option<&'static [u8]> {
+                Some(include_bytes!(concat!(
+                    env!("OUT_DIR"),
+                    "/",
+                    $skel_name,
+                    ".bpf.o"
+                )))
+            }
         }
         impl<'obj> $crate::ScxSkel<'obj> for $loaded {
             fn attach_ops(&mut self) -> $crate::libbpf_rs::Result<$crate::libbpf_rs::Link> {
@@ -72,6 +92,30 @@ macro_rules! scx_ops_skel {
             fn uei_map(&self) -> &dyn $crate::libbpf_rs::MapCore {
                 &self.maps.scx_uei
             }
+        }
+    };
+}
+
+/// Include a file [`BpfBuilder`](crate::BpfBuilder) generated in `OUT_DIR` as a module, with
+/// the lints generated code trips over allowed:
+///
+/// ```ignore
+/// scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
+/// scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
+/// ```
+#[macro_export]
+macro_rules! include_generated {
+    ($vis:vis mod $name:ident = $file:literal) => {
+        $vis mod $name {
+            #![allow(
+                clippy::all,
+                missing_docs,
+                non_camel_case_types,
+                non_upper_case_globals,
+                non_snake_case,
+                dead_code
+            )]
+            include!(concat!(env!("OUT_DIR"), "/", $file));
         }
     };
 }

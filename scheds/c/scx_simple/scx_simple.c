@@ -82,6 +82,8 @@ static int run_once(bool fifo, unsigned long long slice_us, unsigned long long s
 {
 	struct scx_simple *skel;
 	struct bpf_link *link;
+	const void *elf;
+	size_t elf_size;
 	unsigned long long counts[2];
 	time_t last = time(NULL);
 	int status;
@@ -93,7 +95,9 @@ static int run_once(bool fifo, unsigned long long slice_us, unsigned long long s
 	}
 	skel->rodata->fifo_mode = fifo;
 	skel->rodata->slice_ns = slice_us * 1000;
-	if (scx_loader_prepare_ops(skel->obj, skel->maps.simple_ops, "scx_simple") ||
+	elf = scx_simple__elf_bytes(&elf_size);
+	if (scx_loader_check_kfuncs(elf, elf_size, "scx_simple") < 0 ||
+	    scx_loader_prepare_ops(skel->obj, skel->maps.simple_ops, "scx_simple") ||
 	    scx_simple__load(skel)) {
 		fprintf(stderr, "scx_simple: loading the BPF scheduler failed (run with -v for the "
 				"verifier log)\n");

@@ -3,14 +3,8 @@
 //! Everything else — attach, Ctrl-C, the exit report, restarts after CPU hotplug, `--stats`,
 //! `--monitor` and the stats socket — is scx_utils' run loop.
 
-mod bpf_skel {
-    #![allow(clippy::all, non_camel_case_types, non_snake_case, dead_code)]
-    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
-}
-mod bpf_intf {
-    #![allow(clippy::all, non_camel_case_types, non_upper_case_globals, dead_code)]
-    include!(concat!(env!("OUT_DIR"), "/bpf_intf.rs"));
-}
+scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
+scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
 
 use anyhow::{Context, Result};
 use bpf_skel::{BpfSkel, BpfSkelBuilder, OpenBpfSkel};

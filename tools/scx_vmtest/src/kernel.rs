@@ -270,13 +270,13 @@ fn offline_fallback(spec: &KernelSpec, have: &[Version], err: anyhow::Error) -> 
             );
             cached(v)
         }
-        None => Err(err.context(format!(
-            "cannot reach the Debian archive and no cached kernel matches '{spec}' \
+        None => Err(anyhow::Error::new(crate::MissingPrereq(format!(
+            "cannot reach the Debian archive ({err:#}) and no cached kernel matches '{spec}' \
              (cache: {})",
             kernels_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default()
-        ))),
+        )))),
     }
 }
 
@@ -536,7 +536,10 @@ pub fn which(prog: &str) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!("'{prog}' not found in PATH; run scripts/install-deps.sh")
+    Err(crate::MissingPrereq(format!(
+        "'{prog}' not found in PATH; run scripts/install-deps.sh"
+    ))
+    .into())
 }
 
 fn run_ok(cmd: &mut Command, what: &str) -> Result<()> {

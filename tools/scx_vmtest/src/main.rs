@@ -18,8 +18,38 @@ use topology::Topology;
 pub const EXIT_TIMEOUT: i32 = 124;
 /// Exit status when the guest died before the end marker (panic, oops in init, ...).
 pub const EXIT_DIED: i32 = 125;
-/// Exit status for host-side errors (no kernel, qemu missing, bad arguments to files, ...).
+/// Exit status for host-side errors (bad arguments, bad files, a prerequisite missing under
+/// CI=true, ...).
 pub const EXIT_HOST_ERROR: i32 = 126;
+/// Exit status when a prerequisite of the host is missing (meson's SKIP), unless CI=true.
+pub const EXIT_SKIP: i32 = 77;
+
+/// A prerequisite of the host is missing: a tool (qemu, cpio, busybox, ...) or a kernel that is
+/// neither cached nor fetchable. The test could not run: `scx_vmtest` exits [`EXIT_SKIP`], or
+/// [`EXIT_HOST_ERROR`] under `CI=true` (the project's convention: in CI a skip is a failure).
+#[derive(Debug)]
+pub struct MissingPrereq(pub String);
+
+impl std::fmt::Display for MissingPrereq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MissingPrereq {}
+
+/// The exit status for an error: [`EXIT_SKIP`] when a prerequisite is missing (outside CI),
+/// else [`EXIT_HOST_ERROR`].
+fn error_status(e: &anyhow::Error, ci: bool) -> i32 {
+    let missing = e
+        .chain()
+        .any(|c| c.downcast_ref::<MissingPrereq>().is_some());
+    if missing && !ci {
+        EXIT_SKIP
+    } else {
+        EXIT_HOST_ERROR
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -31,7 +61,9 @@ BPF schedulers in it.\n\nKernels are Debian trixie-backports linux-binary-<ver>+
 packages, fetched through this machine's apt mirror into a private apt state and cached under \
 $SCX_VMTEST_CACHE, else $XDG_CACHE_HOME/scx_vmtest, else ~/.cache/scx_vmtest.\n\nExit status: \
 the script's status (run), 0/1 for all-PASS/some-FAIL (sched), 124 if the guest timed out, 125 \
-if the guest died before finishing (panic), 126 for host-side errors."
+if the guest died before finishing (panic), 126 for host-side errors, 77 (a SKIP for meson) when \
+a prerequisite is missing (a tool, a kernel neither cached nor fetchable), 126 for that too \
+under CI=true."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -115,8 +147,11 @@ enum Cmd {
     ///   to complete, no oops.
     ///  expect-stall: for deliberately broken schedulers that never dispatch tasks whose comm
     ///   is `stallme`. The check starts a CPU-bound script /tmp/stallme and expects the
-    ///   kernel watchdog to eject the scheduler by itself, the loader to exit non-zero and
-    ///   its output to mention "stall".
+    ///   kernel watchdog to eject the scheduler by itself, the loader to exit 1, its report
+    ///   to name the kind SCX_EXIT_ERROR_STALL = 1026 and its message the stalled task
+    ///   (comm stallme and the pid the check started).
+    ///  busy: attach; every scheduler binary of the run must then refuse to attach (exit 2,
+    ///   naming the attached ops) and leave it enabled; SIGINT, exit 0, detach.
     Sched {
         #[command(flatten)]
         kernel: KernelArg,
@@ -130,9 +165,16 @@ enum Cmd {
             value_name = "PATH[:ARGS]"
         )]
         scheds: Vec<String>,
-        /// Check to run on every scheduler.
-        #[arg(long, value_enum, default_value_t = sched::Scenario::AttachLoadDetach)]
-        scenario: sched::Scenario,
+        /// Check to run: given once, on every scheduler; given once per --sched, the i-th on
+        /// the i-th (so one boot can run several scenarios) [default: attach-load-detach].
+        #[arg(long, value_enum, value_name = "NAME")]
+        scenario: Vec<sched::Scenario>,
+        /// Bound of the responsiveness probe (attach-load-detach): the worst `sleep 0.1`
+        /// iteration under load may take at most this many ms of guest time. Given once, for
+        /// every scheduler; given once per --sched, the i-th for the i-th [default: the tight
+        /// bound of README.md's "Responsiveness bound"].
+        #[arg(long, value_name = "MS")]
+        resp_limit_ms: Vec<u32>,
         /// Seconds of stress-ng load (attach-load-detach, sigkill).
         #[arg(long, default_value_t = 5, value_name = "N")]
         load_secs: u32,
@@ -266,6 +308,7 @@ fn main() {
             machine,
             scheds,
             scenario,
+            resp_limit_ms,
             load_secs,
             file,
             timeout,
@@ -276,7 +319,8 @@ fn main() {
             dmesg: machine.dmesg,
             verbose: machine.verbose,
             scheds,
-            scenario,
+            scenarios: scenario,
+            resp_limit_ms,
             load_secs,
             files: file,
             timeout,
@@ -286,7 +330,30 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("scx_vmtest: error: {e:#}");
-            std::process::exit(EXIT_HOST_ERROR);
+            let status = error_status(&e, std::env::var("CI").as_deref() == Ok("true"));
+            if status == EXIT_SKIP {
+                eprintln!(
+                    "scx_vmtest: a prerequisite is missing: exit {EXIT_SKIP} (SKIP; with CI=true \
+                     it is a failure, exit {EXIT_HOST_ERROR})"
+                );
+            }
+            std::process::exit(status);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_is_a_skip_except_in_ci() {
+        let e = kernel::which("scx-vmtest-no-such-program")
+            .context("qemu-system-x86_64 is needed")
+            .unwrap_err();
+        assert_eq!(error_status(&e, false), EXIT_SKIP);
+        assert_eq!(error_status(&e, true), EXIT_HOST_ERROR);
+        let other = anyhow::anyhow!("--file: 'x' is not a file");
+        assert_eq!(error_status(&other, false), EXIT_HOST_ERROR);
     }
 }

@@ -106,6 +106,9 @@ fn main() -> Result<()> {
         None => SysfsRoot::from_env(),
     };
     let t = Topology::from_sysfs_root(root)?;
+    for w in t.warnings() {
+        eprintln!("scx_topology: warning: {w}");
+    }
     if args.json {
         println!("{}", t.to_json());
     } else {

@@ -804,12 +804,18 @@ fn attr<'a>(s: &'a str, name: &str) -> Option<&'a str> {
     Some(&s[i..i + j])
 }
 
-/// Whether hwloc's tools are installed.
-pub fn have_hwloc() -> bool {
-    Command::new("lstopo-no-graphics")
+/// Panics, naming the Debian package, unless hwloc's tools are installed
+/// (the hwloc tests need them; scripts/install-deps.sh installs them).
+pub fn require_hwloc() {
+    let ok = Command::new("lstopo-no-graphics")
         .arg("--version")
         .output()
-        .is_ok()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "lstopo-no-graphics not found: install hwloc (Debian package hwloc-nox, \
+         scripts/install-deps.sh does)"
+    );
 }
 
 /// hwloc's objects for a root, from `lstopo-no-graphics --of xml`.
@@ -890,7 +896,7 @@ pub fn compare_with_hwloc(name: &str, root: &Path, t: &Topology) -> Vec<String> 
         checked.push("numanode".into());
     } else {
         // hwloc leaves CPUs no node lists out of every node; we place them
-        // in the lowest node with CPUs. Compare without them.
+        // in implied nodes (one per package). Compare without them.
         let stray = t.cpus_in_no_node();
         let ours: Groups = ours
             .iter()
@@ -1014,10 +1020,10 @@ pub fn check_invariants(name: &str, t: &Topology) {
     }
 }
 
-/// `<repo>/../shared/fixtures/sysfs`, if present.
-pub fn fixtures_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sysfs");
-    p.is_dir().then_some(p)
+/// The real-machine sysfs dumps kept in the repository
+/// (`tests/fixtures/sysfs`, see the README there).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysfs")
 }
 
 /// Unpack a `.tar.bz2` fixture into a temp dir; returns the dir and the

@@ -61,8 +61,15 @@ impl Snapshot {
             dispatch_local: c(bpf_intf::rusty_stat_STAT_DISPATCH_LOCAL),
             steal_node: c(bpf_intf::rusty_stat_STAT_STEAL_NODE),
             steal_remote: c(bpf_intf::rusty_stat_STAT_STEAL_REMOTE),
+            preempt: c(bpf_intf::rusty_stat_STAT_PREEMPT),
+            preempt_declined: c(bpf_intf::rusty_stat_STAT_PREEMPT_DECLINED),
+            migrated: c(bpf_intf::rusty_stat_STAT_MIGRATED),
             dom_load_pct,
             dom_util: Vec::new(),
+            dom_balance_load: Vec::new(),
+            dom_overloaded: 0,
+            imbalance_pct: 0.0,
+            tasks_moved: 0,
         }
     }
 }
@@ -88,6 +95,20 @@ scx_utils::scx_stats! {
         counter steal_node: u64,
         /// Dispatches that stole from a domain of another node.
         counter steal_remote: u64,
+        /// Waking tasks that preempted a running long runner with a later deadline.
+        counter preempt: u64,
+        /// Waking tasks with an earlier deadline that found no victim worth preempting.
+        counter preempt_declined: u64,
+        /// Balancer moves that took effect at the task's next enqueue.
+        counter migrated: u64,
+        /// Moves the balancer asked for.
+        counter tasks_moved: u64,
+        /// Each domain's load as the balancer saw it last (PELT load_avg, infeasible weights capped).
+        gauge dom_balance_load: Vec<f64>,
+        /// Largest distance of a domain from its share of the load, in percent of one CPU's fair load.
+        gauge imbalance_pct: f64,
+        /// Domains the tuner found overloaded (CPUs >= 90 % utilised): stolen from first.
+        gauge dom_overloaded: u64,
         /// Weighted load of each domain over the last second, in percent of its CPUs' time.
         gauge dom_load_pct: Vec<f64>,
         /// Sum of the PELT util_avg of each domain's CPUs (0..=1024 per CPU).

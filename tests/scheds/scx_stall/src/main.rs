@@ -2,16 +2,7 @@
 //! watchdog test (tasks named `stallme` are never run, so the kernel must eject it) and the
 //! hotplug race test (`--hotplug-in-open`). Never install it.
 
-mod bpf_skel {
-    #![allow(
-        clippy::all,
-        missing_docs,
-        non_camel_case_types,
-        non_snake_case,
-        dead_code
-    )]
-    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
-}
+scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
 
 use anyhow::{Context, Result};
 use bpf_skel::{BpfSkel, BpfSkelBuilder, OpenBpfSkel};

@@ -7,8 +7,9 @@
  * the few things every sched_ext scheduler needs and libbpf does not provide: a way to declare
  * struct_ops callbacks, printf-style error and exit reporting, and small utilities.
  *
- * Kernel-version differences live in compat.bpf.h, which this header includes, so a scheduler
- * written against it loads on every kernel from 6.12 on.
+ * Kernel-version differences live in compat.bpf.h, which this header includes: it is written
+ * for every kernel from 6.12 on, and proven on 6.19 to 7.3 (the oldest and newest series Debian
+ * builds with sched_ext; no older one is tested).
  */
 #ifndef __SCX_COMMON_BPF_H
 #define __SCX_COMMON_BPF_H
@@ -38,28 +39,50 @@
 	    ___bpf_fill(___param, args);                                                           \
 	_Pragma("GCC diagnostic pop")
 
-/* End the scheduler with SCX_EXIT_ERROR_BPF; the message reaches the loader's exit report. */
+/*
+ * The reporting kfuncs are called through these macros only, each guarded with bpf_ksym_exists()
+ * so that a kernel which cannot run one of them still loads the scheduler (Debian's 7.1 and 7.2
+ * cannot run scx_bpf_exit_bstr, see compat.bpf.h). Their fallbacks still end the scheduler; the
+ * fallbacks are guarded too, so that no call here is one that prepare_ops() has to warn about (a
+ * kernel that could run neither kfunc would not end the scheduler; none of 6.12 to 7.3 is one).
+ */
+
+/*
+ * End the scheduler with SCX_EXIT_ERROR_BPF; the message reaches the loader's exit report.
+ * Fallback where scx_bpf_error_bstr cannot run: scx_bpf_exit_bstr with exit code 1 (the report
+ * then says SCX_EXIT_UNREG_BPF, and the loader exits with status 1 all the same).
+ */
 #define scx_bpf_error(fmt, args...)                                                                \
 	({                                                                                         \
 		__scx_pack_args(fmt, ##args);                                                      \
-		scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));                            \
+		if (bpf_ksym_exists(scx_bpf_error_bstr))                                           \
+			scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));                    \
+		else if (bpf_ksym_exists(scx_bpf_exit_bstr))                                       \
+			scx_bpf_exit_bstr(1, ___fmt, ___param, sizeof(___param));                  \
 	})
 
 /*
  * End the scheduler on purpose with SCX_EXIT_UNREG_BPF and an exit code. The low 32 bits are
  * the scheduler's own; SCX_ECODE_ACT_RESTART asks the loader to attach again.
+ * Fallback where scx_bpf_exit_bstr cannot run (Debian 7.1, 7.2): scx_bpf_error_bstr with the same
+ * message. The scheduler still ends, but as SCX_EXIT_ERROR_BPF and without @code, so the loader
+ * exits with status 1 and does not restart.
  */
 #define scx_bpf_exit(code, fmt, args...)                                                           \
 	({                                                                                         \
 		__scx_pack_args(fmt, ##args);                                                      \
-		scx_bpf_exit_bstr(code, ___fmt, ___param, sizeof(___param));                       \
+		if (bpf_ksym_exists(scx_bpf_exit_bstr))                                            \
+			scx_bpf_exit_bstr(code, ___fmt, ___param, sizeof(___param));               \
+		else if (bpf_ksym_exists(scx_bpf_error_bstr))                                      \
+			scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));                    \
 	})
 
-/* Write a line into the kernel's debug dump (from ops.dump*). */
+/* Write a line into the kernel's debug dump (from ops.dump*). No fallback: the line is dropped. */
 #define scx_bpf_dump(fmt, args...)                                                                 \
 	({                                                                                         \
 		__scx_pack_args(fmt, ##args);                                                      \
-		scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));                             \
+		if (bpf_ksym_exists(scx_bpf_dump_bstr))                                            \
+			scx_bpf_dump_bstr(___fmt, ___param, sizeof(___param));                     \
 	})
 
 /* vmlinux.h carries no errno values; these are the ones sched_ext callbacks commonly return. */

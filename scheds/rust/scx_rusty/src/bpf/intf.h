@@ -40,12 +40,19 @@ enum rusty_stat {
 	STAT_DISPATCH_LOCAL,
 	STAT_STEAL_NODE,
 	STAT_STEAL_REMOTE,
+	/* a waking task preempted a running one (SCX_ENQ_PREEMPT) */
+	STAT_PREEMPT,
+	/* a waking task had an earlier deadline than every candidate, but none was worth preempting
+	 */
+	STAT_PREEMPT_DECLINED,
+	/* the user-space balancer's move of a task to another domain took effect */
+	STAT_MIGRATED,
 	RUSTY_NR_STATS,
 };
 
-/* Per-domain load the BPF side accumulates for the (future) user-space load balancer. */
+/* Per-domain work the BPF side accumulates (stats). */
 struct dom_load {
-	/* sum over runs of runtime * weight / 100, in ns */
+	/* sum over runs of runtime * weight / 100, in ns: heavier tasks count for more */
 	u64 weighted_runtime;
 	u64 nr_runs;
 };
@@ -75,6 +82,37 @@ struct pelt_report {
 	u32 pid;
 	char comm[RUSTY_COMM_LEN];
 	u32 __pad;
+};
+
+/*
+ * What the BPF side publishes per task for the user-space balancer (task_loads map, by pid),
+ * refreshed at most every LOAD_PUBLISH_NS of the task's running.
+ */
+struct task_load {
+	/* PELT load_avg (runnable share times load weight, 1024 = always runnable at nice 0) */
+	u64 load_avg;
+	/* PELT runnable_avg (0..1024: the share of time it was runnable) */
+	u64 runnable_avg;
+	/* its home domain */
+	u32 dom;
+	/* CPUs it may run on */
+	u32 nr_cpus_allowed;
+	/* bit d set when it may run on some CPU of domain d */
+	u64 dom_allowed;
+	/* scheduler clock when published */
+	u64 at;
+};
+
+/* What the user-space tuner tells the BPF side about a domain (dom_tunes map). */
+struct dom_tune {
+	/* its CPUs' PELT utilisation is above the overload threshold: steal from it first */
+	u32 overloaded;
+	/* average PELT utilisation of its CPUs, percent */
+	u32 util_pct;
+};
+
+enum rusty_timing {
+	LOAD_PUBLISH_NS = 100 * 1000 * 1000,
 };
 
 #endif /* __RUSTY_INTF_H */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * scx_rusty (BPF side): per-LLC domains, each with a deadline-ordered queue.
+ * scx_rusty (BPF side): per-LLC domains, each with a deadline-ordered queue; the load balancer
+ * between domains lives in user space (src/balance.rs).
  *
- * Placement. One scheduling domain per last-level cache. A waking task goes to an idle CPU,
- * searched from nearest to farthest: its previous CPU, that CPU's SMT siblings, a wholly idle
- * core in the same LLC, any idle CPU in the LLC, then any in the NUMA node. Warm caches first.
+ * Placement. One scheduling domain per last-level cache; every task has a home domain. A waking
+ * task goes to an idle CPU, nearest first: its previous CPU, that CPU's SMT siblings, a wholly
+ * idle core of its home domain, any idle CPU there, then any in the home node. Warm caches first.
  *
- * Ordering. A task that finds no idle CPU waits in its domain's queue, ordered by deadline:
+ * Ordering. A task that finds no idle CPU waits in its home domain's queue, ordered by deadline:
  *
  *     deadline = vruntime + min(avg_runtime, slice) * 100 / weight / latency_factor
  *     latency_factor = 1 + log2(1 + wakee_freq) + log2(1 + block_freq)
@@ -15,26 +16,41 @@
  * second term favours short runners, and it shrinks further for tasks that wake others often
  * (producers) or block often (consumers): the links of a wake/block chain, such as a pipeline
  * or a client and its server, run sooner and hand work along without waiting behind CPU hogs.
- * Because the bonus is bounded by one slice of weighted time, hogs still get their share.
+ * Because the bonus is bounded by one slice of weighted time, hogs still get their share. Only
+ * the real waker is credited (not a task an interrupt happened to land on), and both frequencies
+ * decay when the events stop: a frequency never exceeds one over the time since the last event.
+ * Tasks pinned to one CPU wait in the same queue (only their CPU takes them), so nice levels
+ * hold for them too.
  *
- * Balancing. An idle CPU takes work from its own domain first, then from domains of its node,
- * then from anywhere: simple and work-conserving. Each domain accumulates weighted runtime so
- * a user-space balancer can move tasks between domains by load (a later step); tasks already
- * carry their domain, and vruntime is rebased when a task changes domain.
+ * Slices shrink with contention: with nobody queued a task gets the full slice (--slice-us,
+ * throughput); otherwise the target latency (--target-latency-us) is divided among the domain's
+ * CPUs' share of queued tasks, with a floor (--min-slice-us).
+ *
+ * Preemption. A waking task that finds no idle CPU looks at a few CPUs of its home domain (its
+ * previous CPU and two random ones it may use) and preempts the one running the latest deadline,
+ * by inserting itself into that CPU's local queue with SCX_ENQ_PREEMPT (no scx_bpf_kick_cpu,
+ * which Debian's 7.1 and 7.2 cannot call). It pays only against a long runner that has already
+ * had a fair go: the victim must have run at least --preempt-min-run-us and average runs of at
+ * least that long, and the wakee's deadline must be earlier by a margin. Short runners (the
+ * wake-ups of hackbench, a pipeline) are left alone: they will yield sooner than a preemption
+ * would help, and preempting them is what makes a preempting scheduler slow. A victim just
+ * preempted has started a new run, so the same CPU cannot be preempted again within the
+ * minimum run: no ping-pong. The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
+ *
+ * Balancing. User space moves tasks between domains by load (see src/balance.rs): it reads the
+ * PELT load each task publishes in task_loads and writes a new home domain into migrations,
+ * which takes effect at the task's next wake-up or enqueue. Between balancer runs, an idle CPU
+ * takes work from its own domain first, then from domains of its node, then from anywhere, and a
+ * task that runs in another domain makes it its home: work-conserving.
  *
  * Load tracking. Tasks under sched_ext get no kernel PELT, so every task and every CPU run
  * queue keeps its own, bit-exact with the kernel's (scx/pelt.bpf.h from scx_pelt): util_avg
  * (share of recent time spent running, 0..1024), runnable_avg (share spent queued or running)
  * and load_avg (runnable share times load weight), with a 32 ms half-life. The task state is
  * advanced from runnable / running / stopping / quiescent / set_weight and, for the running
- * task, from tick (so a task that never leaves its CPU still gets updates, as the kernel's
- * entity tick does); a task's contribution follows it to the CPU it runs on. These are the
- * signals the user-space load balancer will use: per-CPU util summed per domain says how busy
- * a domain is, and a task's load_avg says how much moving it shifts. The deadline above does not
- * use them: avg_runtime is a per-run length, which PELT's util (a duty cycle) cannot replace,
- * so ordering is unchanged. --track-comm publishes the state of tasks with chosen comms in the
- * tracked_pelt map after each of their updates; when it is off, the only cost is one read of a
- * read-only global per callback.
+ * task, from tick. The balancer uses the tasks' load_avg; per-CPU util summed per domain is in
+ * the stats. --track-comm publishes the state of tasks with chosen comms in the tracked_pelt map
+ * after each of their updates.
  */
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
@@ -47,11 +63,24 @@ char _license[] SEC("license") = "GPL";
 const volatile u32 nr_doms = 1;
 const volatile u32 nr_cpu_ids = 1;
 const volatile u32 nr_cores = 1;
+/* The slice when nobody waits (the longest one). */
 const volatile u64 slice_ns = 20ULL * 1000 * 1000;
+/* Under contention: this latency divided among the waiting tasks, but never below min_slice_ns. */
+const volatile u64 target_latency_ns = 10ULL * 1000 * 1000;
+const volatile u64 min_slice_ns = 1000ULL * 1000;
+/* Preemption: off when 0; a victim must have run this long, in runs at least this long. */
+const volatile bool preempt_enabled = true;
+const volatile u64 preempt_min_run_ns = 1000ULL * 1000;
+/* The kernel's SCX_ENQ_PREEMPT, from its BTF (0: this kernel has none; no preemption). */
+const volatile u64 enq_preempt_flag;
 /* Per CPU: its domain (MAX_DOMS when offline or unused), core index and node. */
 const volatile u32 cpu_dom[MAX_CPUS];
 const volatile u32 cpu_core[MAX_CPUS];
 const volatile u32 dom_node[MAX_DOMS];
+/* The CPUs of domain d are dom_cpus[dom_cpu_start[d] .. dom_cpu_start[d] + dom_nr_cpus[d]]. */
+const volatile u32 dom_cpus[MAX_CPUS];
+const volatile u32 dom_cpu_start[MAX_DOMS];
+const volatile u32 dom_nr_cpus[MAX_DOMS];
 /* --track-comm: NUL-padded names, the first nr_track_comms used. */
 const volatile u32 nr_track_comms = 0;
 const volatile char track_comms[MAX_TRACK_COMMS][RUSTY_COMM_LEN];
@@ -92,7 +121,10 @@ struct {
 struct task_ctx {
 	u64 vruntime;
 	u32 dom;
+	/* the deadline it was queued (or dispatched) with */
+	u64 deadline;
 	u64 last_run_at;
+	u64 load_published_at;
 	u64 avg_runtime;
 	u64 last_woke_other_at;
 	u64 wakee_freq;
@@ -108,6 +140,71 @@ struct {
 } task_ctxs SEC(".maps");
 
 SCX_COUNTERS_DEFINE(stats, RUSTY_NR_STATS);
+
+/* What each CPU runs, for choosing a preemption victim (read from other CPUs, racily). */
+struct cpu_run {
+	u64 deadline;
+	/* when the current run started; 0 when the CPU runs no task of ours */
+	u64 started_at;
+	u64 avg_runtime;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct cpu_run);
+} cpu_runs SEC(".maps");
+
+/* For the balancer: each task's load, by pid (see struct task_load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, struct task_load);
+} task_loads SEC(".maps");
+
+/* From the balancer: pid -> new home domain, applied at the task's next enqueue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, u32);
+} migrations SEC(".maps");
+
+/* From the user-space tuner (every 100 ms): which domains are overloaded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_DOMS);
+	__type(key, u32);
+	__type(value, struct dom_tune);
+} dom_tunes SEC(".maps");
+
+static bool dom_overloaded(u32 dom)
+{
+	struct dom_tune *t = bpf_map_lookup_elem(&dom_tunes, &dom);
+
+	return t && t->overloaded;
+}
+
+/*
+ * x86's per-CPU preempt count, to tell a wake-up done by a task from one done by an interrupt
+ * that landed on it. Weak: without it every waker counts.
+ */
+extern const int __preempt_count __ksym __weak;
+#define RUSTY_NMI_MASK	   0x00f00000
+#define RUSTY_HARDIRQ_MASK 0x000f0000
+#define RUSTY_SOFTIRQ_OFF  0x00000100
+
+static bool in_interrupt_context(void)
+{
+	const int *pc;
+
+	if (!bpf_ksym_exists(&__preempt_count))
+		return false;
+	pc = bpf_this_cpu_ptr(&__preempt_count);
+	return *pc & (RUSTY_NMI_MASK | RUSTY_HARDIRQ_MASK | RUSTY_SOFTIRQ_OFF);
+}
 
 /* PELT of the live tasks whose comm is tracked, by pid. */
 struct {
@@ -171,6 +268,13 @@ static struct task_ctx *task_ctx(struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, p, NULL, 0);
 }
 
+static struct cpu_run *cpu_run(s32 cpu)
+{
+	u32 c = cpu;
+
+	return bpf_map_lookup_elem(&cpu_runs, &c);
+}
+
 static u32 log2_u64(u64 v)
 {
 	u32 r = 0;
@@ -210,6 +314,17 @@ static u64 ewma(u64 old, u64 sample)
 static u64 freq_of_gap(u64 gap_ns)
 {
 	return gap_ns ? 1000000000ULL / gap_ns : 0;
+}
+
+/* @freq, decayed: no more than one event per the time since the last one (@last_at). */
+static u64 decayed_freq(u64 freq, u64 last_at, u64 now)
+{
+	u64 bound;
+
+	if (!last_at || now <= last_at)
+		return freq;
+	bound = freq_of_gap(now - last_at);
+	return freq < bound ? freq : bound;
 }
 
 /* Move @tctx to @dom, keeping its vruntime's distance from the domain's front. */
@@ -271,12 +386,122 @@ static void publish_pelt(struct task_struct *p, u64 now)
 	bpf_map_update_elem(&tracked_pelt, &pid, &rep, BPF_ANY);
 }
 
-static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
+/* The deadline of @p if its vruntime were @vruntime. */
+static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vruntime, u64 now)
 {
 	u64 run = scx_min(tctx->avg_runtime, slice_ns);
-	u64 factor = 1 + log2_u64(1 + tctx->wakee_freq) + log2_u64(1 + tctx->block_freq);
+	u64 wakee = decayed_freq(tctx->wakee_freq, tctx->last_woke_other_at, now);
+	u64 block = decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
+	u64 factor = 1 + log2_u64(1 + wakee) + log2_u64(1 + block);
 
-	return tctx->vruntime + run * 100 / p->scx.weight / factor;
+	return vruntime + run * 100 / p->scx.weight / factor;
+}
+
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	return deadline_at(p, tctx, tctx->vruntime, now);
+}
+
+/*
+ * Whether @prev, whose slice ended but which is still runnable, should go on running rather
+ * than make way for the head of @dom's queue. The kernel asks for a dispatch before it queues
+ * @prev again, so without this check two tasks sharing a CPU would simply alternate, whatever
+ * their weights. @prev's deadline counts the run it is finishing.
+ */
+static bool prev_goes_on(struct task_struct *prev, u32 dom, u64 now)
+{
+	struct task_struct *head;
+	struct task_ctx *tctx;
+	u64 vruntime;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
+		return false;
+	tctx = task_ctx(prev);
+	if (!tctx)
+		return false;
+	head = scx_bpf_dsq_peek(dom);
+	if (!head)
+		return true;
+	vruntime = tctx->vruntime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
+	return vtime_before(deadline_at(prev, tctx, vruntime, now), head->scx.dsq_vtime);
+}
+
+/*
+ * The slice for a task of @dom: the full one when nobody waits there, else the target latency
+ * shared among the CPUs' queued tasks, never below the floor.
+ */
+static u64 dom_slice(u32 dom)
+{
+	u64 queued = scx_bpf_dsq_nr_queued(dom);
+	u64 nr_cpus, slice;
+
+	if (dom >= MAX_DOMS || !queued)
+		return slice_ns;
+	nr_cpus = dom_nr_cpus[dom] ?: 1;
+	slice = target_latency_ns * nr_cpus / (nr_cpus + queued);
+	return scx_max(scx_min(slice, slice_ns), min_slice_ns);
+}
+
+/* Apply a move the balancer asked for, if @p may run in the new domain. */
+static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
+{
+	u32 pid = p->pid, *to;
+	struct bpf_cpumask *mask;
+
+	to = bpf_map_lookup_elem(&migrations, &pid);
+	if (!to)
+		return;
+	mask = *to < nr_doms ? mask_of(&dom_masks, *to) : NULL;
+	if (mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr) && *to != tctx->dom) {
+		set_dom(tctx, *to);
+		stat_inc(STAT_MIGRATED);
+	}
+	bpf_map_delete_elem(&migrations, &pid);
+}
+
+/*
+ * The CPU to preempt for @p (deadline @deadline), or -1: among @prev_cpu and two random CPUs
+ * of @dom that @p may use, those running a long runner for at least the minimum run with a
+ * deadline later than @p's by more than the minimum slice; the latest deadline wins.
+ */
+static s32 pick_victim(struct task_struct *p, u64 deadline, s32 prev_cpu, u32 dom, u64 now)
+{
+	s32 best = -1, cands[3];
+	u64 best_deadline = 0;
+	u32 start, n, i;
+	bool later = false;
+
+	if (!preempt_enabled || !enq_preempt_flag || dom >= MAX_DOMS)
+		return -1;
+	start = dom_cpu_start[dom];
+	n = dom_nr_cpus[dom];
+	if (!n || start >= MAX_CPUS)
+		return -1;
+	cands[0] = dom_of_cpu(prev_cpu) == dom ? prev_cpu : -1;
+	cands[1] = dom_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
+	cands[2] = dom_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
+	for (i = 0; i < 3; i++) {
+		s32 cpu = cands[i];
+		struct cpu_run *r;
+
+		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		r = cpu_run(cpu);
+		if (!r || !r->started_at)
+			continue;
+		if (!vtime_before(deadline + min_slice_ns, r->deadline))
+			continue;
+		later = true;
+		if (now - r->started_at < preempt_min_run_ns || r->avg_runtime < preempt_min_run_ns)
+			continue;
+		if (best < 0 || vtime_before(best_deadline, r->deadline)) {
+			best = cpu;
+			best_deadline = r->deadline;
+		}
+	}
+	if (best < 0 && later)
+		stat_inc(STAT_PREEMPT_DECLINED);
+	return best;
 }
 
 /* An idle CPU among @level's CPUs that @p may use, or -1. */
@@ -292,10 +517,18 @@ static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 fl
 
 s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
+	struct task_ctx *tctx = task_ctx(p);
 	u32 dom = dom_of_cpu(prev_cpu);
+	bool prev_home;
 	s32 cpu;
 
-	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	if (tctx) {
+		apply_migration(p, tctx);
+		if (tctx->dom < MAX_DOMS)
+			dom = tctx->dom;
+	}
+	prev_home = dom_of_cpu(prev_cpu) == dom;
+	if (prev_home && bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
 	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
 		stat_inc(STAT_IDLE_PREV);
 		cpu = prev_cpu;
@@ -303,10 +536,12 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	}
 	if (dom >= MAX_DOMS || p->nr_cpus_allowed == 1)
 		return prev_cpu;
-	cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
-	if (cpu >= 0) {
-		stat_inc(STAT_IDLE_CORE);
-		goto found;
+	if (prev_home) {
+		cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
+		if (cpu >= 0) {
+			stat_inc(STAT_IDLE_CORE);
+			goto found;
+		}
 	}
 	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), SCX_PICK_IDLE_CORE);
 	if (cpu < 0)
@@ -322,27 +557,72 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	}
 	return prev_cpu;
 found:
+	if (tctx)
+		tctx->deadline = task_deadline(p, tctx, scx_now());
 	scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 	return cpu;
 }
 
-void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
+/*
+ * A task waking up may bank at most one slice of credit: keep its vruntime within one slice of
+ * its domain's front. Only on wake-up: a task re-queued at the end of its slice keeps its
+ * vruntime, or a nice-0 task sharing a CPU with a lighter one would be pulled up to the
+ * lighter one's (faster-growing) vruntime at every slice and nice would stop dividing time.
+ */
+static void clamp_vruntime(struct task_ctx *tctx, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
-	u32 dom = dom_of_cpu(cpu);
-	struct task_ctx *tctx = task_ctx(p);
-	struct dom_ctx *dctx;
+	struct dom_ctx *dctx = dom_ctx(tctx->dom);
 
-	if (!tctx || dom >= MAX_DOMS || p->nr_cpus_allowed == 1) {
-		/* Pinned tasks (and any we cannot place) go straight to their CPU. */
-		stat_inc(STAT_PINNED);
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
+		tctx->vruntime = dctx->vtime_now - slice_ns;
+}
+
+/*
+ * A task that may only run on @cpu. Where the kernel can kick CPUs, it waits in @cpu's domain
+ * queue in deadline order like everyone else (nice levels hold between tasks pinned to one CPU)
+ * and @cpu is woken if idle, so it cannot be forgotten there. Where it cannot (Debian 7.1 and
+ * 7.2), the task goes straight onto the CPU: first come, first served.
+ */
+static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
+			   u64 now)
+{
+	u32 dom = dom_of_cpu(cpu);
+
+	stat_inc(STAT_PINNED);
+	if (!tctx || dom >= MAX_DOMS || !bpf_ksym_exists(scx_bpf_kick_cpu)) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
 		return;
 	}
 	set_dom(tctx, dom);
-	dctx = dom_ctx(dom);
-	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
-		tctx->vruntime = dctx->vtime_now - slice_ns;
+	clamp_vruntime(tctx, enq_flags);
+	tctx->deadline = task_deadline(p, tctx, now);
+	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
+	struct task_ctx *tctx = task_ctx(p);
+	u64 now = scx_now();
+	u32 dom;
+
+	if (!tctx || p->nr_cpus_allowed == 1) {
+		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
+		return;
+	}
+	apply_migration(p, tctx);
+	if (tctx->dom >= MAX_DOMS)
+		set_dom(tctx, dom_of_cpu(prev_cpu));
+	dom = tctx->dom;
+	if (dom >= MAX_DOMS) {
+		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
+		return;
+	}
+	clamp_vruntime(tctx, enq_flags);
+	tctx->deadline = task_deadline(p, tctx, now);
 
 	/*
 	 * A CPU of the domain may have gone idle since select_cpu looked (or select_cpu was not
@@ -356,8 +636,17 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
 		return;
 	}
+	if (enq_flags & SCX_ENQ_WAKEUP) {
+		cpu = pick_victim(p, tctx->deadline, prev_cpu, dom, now);
+		if (cpu >= 0) {
+			stat_inc(STAT_PREEMPT);
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
+				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+			return;
+		}
+	}
 	stat_inc(STAT_QUEUED);
-	scx_dsq_insert_vtime(p, dom, slice_ns, task_deadline(p, tctx), enq_flags);
+	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
 }
 
 void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
@@ -366,29 +655,61 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (dom >= MAX_DOMS)
 		return;
+	if (prev_goes_on(prev, dom, scx_now())) {
+		scx_task_set_slice(prev, dom_slice(dom));
+		return;
+	}
 	if (scx_dsq_move_to_local(dom)) {
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
+	/*
+	 * Steal: domains of this node before remote ones, and within each, the domains the tuner
+	 * found overloaded before the others (they are the ones whose tasks wait longest).
+	 */
 	node = node_of_dom(dom);
-	bpf_for(i, 1, nr_doms)
+	bpf_for(i, 0, 4)
 	{
-		u32 d = (dom + i) % nr_doms;
+		bool local = i < 2, busy_only = !(i & 1);
+		u32 j;
 
-		if (node_of_dom(d) == node && scx_dsq_move_to_local(d)) {
-			stat_inc(STAT_STEAL_NODE);
-			return;
+		bpf_for(j, 1, nr_doms)
+		{
+			u32 d = (dom + j) % nr_doms;
+
+			if ((node_of_dom(d) == node) != local || (busy_only && !dom_overloaded(d)))
+				continue;
+			if (scx_dsq_move_to_local(d)) {
+				stat_inc(local ? STAT_STEAL_NODE : STAT_STEAL_REMOTE);
+				return;
+			}
 		}
 	}
-	bpf_for(i, 1, nr_doms)
-	{
-		u32 d = (dom + i) % nr_doms;
+}
 
-		if (node_of_dom(d) != node && scx_dsq_move_to_local(d)) {
-			stat_inc(STAT_STEAL_REMOTE);
-			return;
-		}
+/* Tell the balancer @p's load, home domain and the domains it may run in. */
+static void publish_load(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	struct scx_pelt_task *t = scx_pelt_task_get(p);
+	struct task_load tl = {};
+	u32 pid = p->pid, d;
+
+	if (!t)
+		return;
+	tctx->load_published_at = now;
+	tl.load_avg = t->avg.load_avg;
+	tl.runnable_avg = t->avg.runnable_avg;
+	tl.dom = tctx->dom;
+	tl.nr_cpus_allowed = p->nr_cpus_allowed;
+	tl.at = now;
+	bpf_for(d, 0, nr_doms)
+	{
+		struct bpf_cpumask *mask = mask_of(&dom_masks, d);
+
+		if (d < 64 && mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr))
+			tl.dom_allowed |= 1ULL << d;
 	}
+	bpf_map_update_elem(&task_loads, &pid, &tl, BPF_ANY);
 }
 
 void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
@@ -400,10 +721,12 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 	scx_pelt_task_runnable(p, now, scx_pelt_weight_from_scx(p->scx.weight),
 			       scx_bpf_task_cpu(p));
 	publish_pelt(p, now);
-	if (!(enq_flags & SCX_ENQ_WAKEUP))
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || in_interrupt_context())
 		return;
-	/* The current task woke @p: count it as a producer. */
+	/* The current task woke @p (not an interrupt that landed on it): count it as a producer. */
 	waker = bpf_get_current_task_btf();
+	if (!waker->pid || waker == p)
+		return;
 	wctx = task_ctx(waker);
 	if (!wctx)
 		return;
@@ -416,6 +739,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = bpf_get_smp_processor_id();
 	u32 dom = dom_of_cpu(cpu);
+	struct cpu_run *r = cpu_run(cpu);
 	struct dom_ctx *dctx;
 	u64 now = scx_now();
 
@@ -424,6 +748,12 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->last_run_at = now;
+	if (r) {
+		r->deadline = tctx->deadline;
+		r->avg_runtime = tctx->avg_runtime;
+		r->started_at = now;
+	}
+	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
 	set_dom(tctx, dom);
 	dctx = dom_ctx(tctx->dom);
 	if (dctx && vtime_before(dctx->vtime_now, tctx->vruntime))
@@ -433,22 +763,29 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx(p);
+	struct cpu_run *r = cpu_run(bpf_get_smp_processor_id());
 	struct dom_ctx *dctx;
 	u64 now = scx_now(), ran, weighted;
 
+	if (r)
+		r->started_at = 0;
 	scx_pelt_task_stopping(p, now);
 	publish_pelt(p, now);
 	if (!tctx)
 		return;
 	ran = now - tctx->last_run_at;
-	weighted = ran * 100 / p->scx.weight;
-	tctx->vruntime += weighted;
+	/* Fairness: vruntime grows slower for heavier tasks. */
+	tctx->vruntime += ran * 100 / p->scx.weight;
 	tctx->avg_runtime = ewma(tctx->avg_runtime, ran);
+	/* Load: heavier tasks count for more. */
+	weighted = ran * p->scx.weight / 100;
 	dctx = dom_ctx(tctx->dom);
 	if (dctx) {
 		__sync_fetch_and_add(&dctx->load.weighted_runtime, weighted);
 		__sync_fetch_and_add(&dctx->load.nr_runs, 1);
 	}
+	if (now - tctx->load_published_at >= LOAD_PUBLISH_NS)
+		publish_load(p, tctx, now);
 }
 
 void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
@@ -475,16 +812,26 @@ void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
 void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 {
 	struct scx_pelt_task *t = scx_pelt_task_get(p);
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct task_ctx *tctx;
 	struct scx_pelt_cpu *c;
-	u64 now = scx_now();
+	u64 now = scx_now(), slice;
 
+	/* Waiters arrived since this run started: shorten it to the contended slice. */
+	slice = dom_slice(dom_of_cpu(cpu));
+	if (p->scx.slice > slice)
+		scx_task_set_slice(p, slice);
 	if (!t)
 		return;
 	scx_pelt_task_do_update(t, now);
-	c = scx_pelt_cpu_get(scx_bpf_task_cpu(p));
+	c = scx_pelt_cpu_get(cpu);
 	if (c)
 		scx_pelt_cpu_update(c, now);
 	publish_pelt(p, now);
+	/* A task that keeps its CPU across slices never stops: publish its load from here. */
+	tctx = task_ctx(p);
+	if (tctx && now - tctx->load_published_at >= LOAD_PUBLISH_NS)
+		publish_load(p, tctx, now);
 }
 
 void BPF_STRUCT_OPS(rusty_set_weight, struct task_struct *p, u32 weight)
@@ -498,6 +845,8 @@ void BPF_STRUCT_OPS(rusty_exit_task, struct task_struct *p, struct scx_exit_task
 
 	if (nr_track_comms)
 		bpf_map_delete_elem(&tracked_pelt, &pid);
+	bpf_map_delete_elem(&task_loads, &pid);
+	bpf_map_delete_elem(&migrations, &pid);
 }
 
 void BPF_STRUCT_OPS(rusty_enable, struct task_struct *p)

@@ -1,0 +1,152 @@
+#!/bin/sh
+# In a 4-CPU, 2-node guest (one LLC domain per node, 2 CPUs each), with scx_rusty attached:
+#   balance     4 CPU hogs forked from a parent on CPU 0 end up 2 per domain within 3 balance
+#               intervals, every CPU >= 85 % busy; 2 hogs pinned to domain 0 stay there
+#   fairness    nice 0 and nice 5 hogs sharing CPU 3 get CPU time 3.0 +- 10 % (1024 : 335)
+#   starvation  a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
+#               warning, still attached
+# Prints "RUSTY <check> PASS|FAIL <detail>" lines and exits with the number of failures.
+STRESS_SECS=${STRESS_SECS:-30}
+RUSTY=${RUSTY:-/usr/bin/scx_rusty}
+failures=0
+pass() { echo "RUSTY $1 PASS ${2:-}"; }
+fail() {
+	echo "RUSTY $1 FAIL ${2:-}"
+	failures=$((failures + 1))
+}
+
+hog() { while :; do :; done; }
+
+# cpu_busy SECS: per-CPU busy percent over SECS, "cpu0=97 cpu1=99 ...".
+cpu_busy() {
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.a
+	sleep "$1"
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.b
+	paste /tmp/stat.a /tmp/stat.b | awk '{
+		n = (NF - 2) / 2; ta = 0; tb = 0
+		for (i = 2; i <= n + 1; i++) ta += $i
+		for (i = n + 3; i <= NF; i++) tb += $i
+		ia = $5 + $6; ib = $(n + 1 + 5) + $(n + 1 + 6)
+		busy = (tb - ta) - (ib - ia)
+		printf "%s=%d ", $1, (tb - ta) ? 100 * busy / (tb - ta) : 0
+	}'
+}
+
+# on_cpu PID: the CPU the task last ran on.
+on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
+
+# ticks PID: utime + stime in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# domain_of CPU: 0 for CPUs 0-1, 1 for CPUs 2-3.
+domain_of() { echo $(($1 / 2)); }
+
+dmesg -c >/dev/null
+/vmtest/scx_vmtest guest-exec -- "$RUSTY" --stats 2 >/tmp/rusty.log 2>&1 &
+pid=$!
+i=0
+while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = rusty ] || fail attach
+
+# --- balance: four hogs forked on CPU 0, free to run anywhere.
+taskset -p 1 $$ >/dev/null
+hogs=
+for n in 1 2 3 4; do
+	(taskset -p f $$ >/dev/null 2>&1 || taskset -p f "$(sh -c 'echo $PPID')" >/dev/null; hog) &
+	hogs="$hogs $!"
+done
+for h in $hogs; do taskset -p f "$h" >/dev/null; done
+taskset -p f $$ >/dev/null
+sleep 6 # three balance intervals of 2 s
+busy=$(cpu_busy 3)
+# Ten samples of how many hogs run in domain 0; tasks move now and then (a short-lived task
+# takes a CPU, its hog waits and another domain's idle CPU steals it), so judge the typical
+# placement: at least 7 of 10 samples with two hogs per domain.
+even=0 seen=
+for s in 1 2 3 4 5 6 7 8 9 10; do
+	n0=0
+	for h in $hogs; do
+		[ "$(domain_of "$(on_cpu "$h")")" = 0 ] && n0=$((n0 + 1))
+	done
+	[ $n0 = 2 ] && even=$((even + 1))
+	seen="$seen$n0"
+	sleep 0.3
+done
+low=$(echo "$busy" | tr ' ' '\n' | awk -F= '$2 != "" && $2 < 85 { print }' | tr '\n' ' ')
+if [ $even -ge 7 ] && [ -z "$low" ]; then
+	pass balance "2/2 in $even of 10 samples (hogs in domain 0 per sample: $seen), busy: $busy"
+else
+	fail balance "2/2 in only $even of 10 samples (hogs in domain 0 per sample: $seen), busy: $busy"
+fi
+kill $hogs 2>/dev/null
+wait $hogs 2>/dev/null
+
+# --- pinned: two hogs allowed only in domain 0 (CPUs 0-1) next to two free ones.
+pinned=
+for n in 1 2; do
+	hog &
+	taskset -p 3 $! >/dev/null
+	pinned="$pinned $!"
+done
+free=
+for n in 1 2; do
+	hog &
+	free="$free $!"
+done
+sleep 6
+strays=
+for s in 1 2 3 4 5 6 7 8 9 10; do
+	for h in $pinned; do
+		[ "$(domain_of "$(on_cpu "$h")")" = 0 ] || strays="$strays $h@$(on_cpu "$h")"
+	done
+	sleep 0.2
+done
+[ -z "$strays" ] && pass pinned || fail pinned "ran outside domain 0:$strays"
+kill $pinned $free 2>/dev/null
+wait $pinned $free 2>/dev/null
+
+# --- fairness: nice 0 and nice 5 sharing CPU 3.
+hog &
+a=$!
+hog &
+b=$!
+renice -n 5 -p $b >/dev/null
+taskset -p 8 $a >/dev/null
+taskset -p 8 $b >/dev/null
+sleep 2
+a0=$(ticks $a) b0=$(ticks $b)
+sleep 8
+a1=$(ticks $a) b1=$(ticks $b)
+kill $a $b 2>/dev/null
+wait $a $b 2>/dev/null
+da=$((a1 - a0)) db=$((b1 - b0))
+# ratio x100, expected 306 (1024 / 335), +-10 %
+ratio=$((db > 0 ? 100 * da / db : 0))
+if [ $ratio -ge 275 ] && [ $ratio -le 337 ]; then
+	pass fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio"
+else
+	fail fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio (want 275..337)"
+fi
+
+# --- starvation: the stress-ng mix.
+stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" >/tmp/stress.log 2>&1
+st=$?
+state=$(cat /sys/kernel/sched_ext/state)
+warn=$(dmesg | grep -iE 'stall|WARNING|BUG|Oops|sched_ext: .*(error|disabled)' | head -n 3)
+if [ $st = 0 ] && [ "$state" = enabled ] && kill -0 $pid 2>/dev/null && [ -z "$warn" ]; then
+	pass starvation "stress-ng ${STRESS_SECS}s"
+else
+	fail starvation "stress-ng status $st, state $state, dmesg: $warn"
+	tail -n 5 /tmp/stress.log
+fi
+
+kill -INT $pid
+wait $pid
+status=$?
+[ $status = 0 ] && pass detach || fail detach "status $status"
+echo "---- scx_rusty's last stats ----"
+tail -n 30 /tmp/rusty.log
+exit $failures
