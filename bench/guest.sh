@@ -226,21 +226,28 @@ while [ $round -le "$rounds" ]; do
 			echo "BENCH-INVALID $label $round not started: state $st ops $op before its start"
 			continue
 		fi
+		get_seq
+		seq_before=$sq
 		# shellcheck disable=SC2086 # $cmd is a command line on purpose.
 		/vmtest/scx_vmtest guest-exec -- $cmd </dev/null >"/tmp/$label.log" 2>&1 &
 		pid=$!
-		# Attached: state enabled with this scheduler's ops (at most 30 s, while it lives).
+		# Attached: state enabled with this scheduler's ops and, when the kernel has one,
+		# enable_seq past its value before the start (the kernel bumps it just after the state
+		# reads enabled: reading it too early made the first check see it move). At most 30 s,
+		# while the loader lives.
 		i=0
 		get_state
 		get_ops
-		while { [ "$st" != enabled ] || [ "$op" != "$want_ops" ]; } && [ $i -lt 300 ] &&
+		get_seq
+		while { [ "$st" != enabled ] || [ "$op" != "$want_ops" ] ||
+			{ [ -n "$sq" ] && [ "$sq" = "$seq_before" ]; }; } && [ $i -lt 300 ] &&
 			kill -0 $pid 2>/dev/null; do
 			sleep 0.1
 			i=$((i + 1))
 			get_state
 			get_ops
+			get_seq
 		done
-		get_seq
 		seq0=$sq
 		step attach
 		check "at attach"
