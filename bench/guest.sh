@@ -1,64 +1,271 @@
 #!/bin/sh
-# In the guest: time the same workloads under the kernel's default scheduler (EEVDF) and under
-# each scheduler given as argument, interleaved round by round so drifts hit all alike.
-# Prints "BENCH <sched> <workload> <round> <value>" lines: hackbench in milliseconds,
-# wakeup-latency-us in microseconds.
+# In the guest (started by bench/run.sh; POSIX sh, busybox): measure every workload under the
+# kernel's default scheduler (EEVDF) and under each scheduler of the spec file, interleaved
+# round by round so that drifts of the emulator hit all alike.
 #
-# A round counts only if it measured what it says: for a scheduler, /sys/kernel/sched_ext/state
-# must read "enabled" and root/ops the scheduler's own ops name both before and after the
-# workloads (the name is read once it attached); for EEVDF, the state must read "disabled" both
-# times. Otherwise the round's values are printed as "nan" and a "BENCH-INVALID <sched> <round>
-# <why>" line says why, so run.sh leaves them out of the medians.
+#   ROUNDS=3 SECS=5 sh guest.sh SPECFILE
+#
+# SPECFILE: one scheduler a line, "LABEL<tab>OPS<tab>COMMAND LINE", OPS being the name
+# /sys/kernel/sched_ext/root/ops must show while it is attached.
+#
+# Output (stdout), one fact a line:
+#   BENCH-META key=value ...              kernel, vCPUs, rounds, seconds, calibration
+#   BENCH LABEL ROUND METRIC VALUE        one measurement (units in the metric's name)
+#   BENCH-INVALID LABEL ROUND WHY         this round of LABEL measured something else: run.sh
+#                                         drops all of LABEL's values of that round
+#   BENCH-NOTE text                       anything worth reading (a loader's log tail, ...)
+#   BENCH-TIME LABEL ROUND SECS           guest seconds the round of LABEL took
+#   BENCH-STEP LABEL ROUND STEP SECS      guest seconds of one step (where the time goes)
+#
+# A round counts only if it measured what it says. Before and after each measurement:
+# - EEVDF: /sys/kernel/sched_ext/state reads "disabled";
+# - a scheduler: state reads "enabled", root/ops reads its OPS, its loader is alive, the
+#   kernel's enable_seq (when it has one) has not moved since the attach, and this shell's
+#   /proc/$$/sched says it runs in the ext class (ext.enabled, when the kernel prints it:
+#   a scheduler started with --partial would leave it 0).
+# Before a scheduler starts, the previous one must be gone (state "disabled").
+set -u
 rounds=${ROUNDS:-3}
+secs=${SECS:-5}
+hackbench_args=${HACKBENCH_ARGS:--g 2 -f 10 -l 100}
+specs=$1
 SCX=/sys/kernel/sched_ext
+ncpu=$(nproc)
+nhogs=$((ncpu * 2))
 
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-state() { cat "$SCX/state" 2>/dev/null || echo missing; }
-ops() { cat "$SCX/root/ops" 2>/dev/null; }
-
-# attached_as WANT_STATE WANT_OPS: does sched_ext read WANT_STATE (and root/ops WANT_OPS)?
-attached_as() {
-	[ "$(state)" = "$1" ] || return 1
-	[ -z "$2" ] || [ "$(ops)" = "$2" ]
+# The checks read with the shell's own `read` into variables: no process, not even a subshell
+# (a process costs ~35 ms under emulation, and there are a dozen checks per round).
+get_state() { st=missing; read -r st <"$SCX/state" 2>/dev/null; }
+get_ops() { op=""; read -r op <"$SCX/root/ops" 2>/dev/null; }
+get_seq() { sq=""; read -r sq <"$SCX/enable_seq" 2>/dev/null; }
+# ext.enabled of this shell ("" when the kernel does not print it).
+get_ext() {
+	ext=""
+	while read -r k _ v; do
+		[ "$k" != ext.enabled ] || { ext=$v; break; }
+	done <"/proc/$$/sched"
+}
+uptime_s() { u=0; read -r u _ </proc/uptime; echo "${u%%.*}"; }
+# step NAME: print the guest seconds since the previous step (where the time goes).
+step() {
+	read -r u _ </proc/uptime
+	c=${u#*.}
+	u=$((${u%%.*} * 100 + ${c#0}))
+	echo "BENCH-STEP $label $round $1 $(( (u - step_t) / 100 )).$(( (u - step_t) % 100 / 10 ))"
+	step_t=$u
+}
+step_t=0
+# wait_state WANT TENTHS: wait up to TENTHS × 0.1 s for the state WANT.
+wait_state() {
+	i=0
+	get_state
+	while [ "$st" != "$1" ] && [ $i -lt "$2" ]; do
+		sleep 0.1
+		i=$((i + 1))
+		get_state
+	done
 }
 
-run_workloads() { # run_workloads LABEL ROUND WANT_STATE WANT_OPS
-	valid=yes why=""
-	attached_as "$3" "$4" || { valid=no why="before: state $(state) ops $(ops)"; }
-	t0=$(now_ms)
-	hackbench -g 4 -f 10 -l 100 >/dev/null 2>&1
-	t1=$(now_ms)
-	hb=$((t1 - t0))
-	# Wake-up latency under CPU hogs: cyclictest's average, in us.
-	stress-ng --cpu "$(($(nproc) * 2))" --timeout 6s >/dev/null 2>&1 &
-	hog=$!
-	# cyclictest pads "Avg:" to a fixed width, so large values touch the label.
-	lat=$(cyclictest -q -D 5 -i 10000 -t 1 -m 2>/dev/null | sed -n 's/.*Avg: *\([0-9]*\).*/\1/p')
-	wait $hog
-	attached_as "$3" "$4" || { valid=no why="$why${why:+; }after: state $(state) ops $(ops)"; }
-	if [ $valid = no ]; then
-		echo "BENCH-INVALID $1 $2 $why (want state $3${4:+ ops $4})"
-		hb=nan lat=nan
+# check WHEN: is the scheduler of this round ($label, $want_ops, $pid, $seq0) in charge?
+# Appends to $why when not.
+check() {
+	get_state
+	get_ops
+	get_ext
+	if [ "$label" = eevdf ]; then
+		[ "$st" = disabled ] || why="$why${why:+; }$1: state $st ops $op"
+		[ "$ext" != 1 ] || why="$why${why:+; }$1: shell on ext"
+		return
 	fi
-	echo "BENCH $1 hackbench $2 $hb"
-	echo "BENCH $1 wakeup-latency-us $2 ${lat:-nan}"
+	get_seq
+	[ "$st" = enabled ] || why="$why${why:+; }$1: state $st"
+	[ "$op" = "$want_ops" ] || why="$why${why:+; }$1: ops '$op' not '$want_ops'"
+	kill -0 "$pid" 2>/dev/null || why="$why${why:+; }$1: loader gone"
+	[ "$sq" = "$seq0" ] || why="$why${why:+; }$1: enable_seq moved"
+	[ "$ext" != 0 ] || why="$why${why:+; }$1: shell not on ext"
 }
 
-for r in $(seq 1 "$rounds"); do
-	run_workloads eevdf "$r" disabled ""
-	for s in "$@"; do
-		name=$(echo "$s" | sed 's#.*/##' | tr " " "_")
-		# shellcheck disable=SC2086 # $s is a command line on purpose.
-		/vmtest/scx_vmtest guest-exec -- $s >"/tmp/$name.log" 2>&1 &
+# hogs_start STOPFILE: 2 busy loops per vCPU (frames hog) that stop by themselves the moment
+# STOPFILE appears, i.e. when the measurement ends: cyclictest creates its histogram file only
+# after it stopped measuring, frames run -s creates it after its last frame. Nothing of the
+# measurement's own wind-down then runs on hogged vCPUs (under emulation that cost seconds).
+hogs_start() {
+	hogfile=$1
+	rm -f "$hogfile"
+	frames hog -n "$nhogs" -w "$hogfile" -t $((secs * 2 + 60)) >/tmp/hogs.out 2>&1 &
+	hogpid=$!
+	sleep 0.5
+}
+hogs_stop() {
+	: >>"$hogfile"
+	wait "$hogpid"
+	read -r hogs_said </tmp/hogs.out
+	case $hogs_said in
+	*stopped=file) ;;
+	*) echo "BENCH-NOTE $label round $round: hogs: ${hogs_said:-no report}" ;;
+	esac
+}
+
+emit() { echo "BENCH $label $round $1 $2"; }
+
+# cyclictest: one SCHED_OTHER thread (no -p: an RT thread would bypass sched_ext), 5 ms
+# absolute-deadline periods, histogram up to 100 ms in 1 us buckets (a
+# larger one costs seconds of emulated time to write and read back).
+cyclic() { # cyclic PREFIX
+	rm -f "/tmp/hist.$1"
+	cyclictest -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile="/tmp/hist.$1" >/dev/null 2>&1
+}
+cyclic_result() { # cyclic_result PREFIX: read the histogram (after the hogs are gone)
+	r=$(cyclichist "/tmp/hist.$1" 2>/dev/null)
+	for kv in $r; do
+		case $kv in
+		avg_us=*) emit "$1_avg_us" "${kv#*=}" ;;
+		p99_us=*) emit "$1_p99_us" "${kv#*=}" ;;
+		p99_over=1) echo "BENCH-NOTE $label round $round: $1 p99 beyond the 100 ms histogram (lower bound)" ;;
+		esac
+	done
+	[ -n "$r" ] || echo "BENCH-NOTE $label round $round: $1: no cyclictest histogram"
+}
+
+# measure_all: every workload, each between two checks; stops at the first failed check (the
+# round is dropped anyway, and an ejected scheduler should not cost the whole run's time).
+measure_all() {
+	step start
+	check "before idle latency"
+	[ -z "$why" ] || return
+	cyclic lat_idle
+	check "after idle latency"
+	[ -z "$why" ] || return
+	cyclic_result lat_idle
+	step lat_idle
+
+	hogs_start /tmp/hist.lat_hog
+	check "before latency under hogs"
+	[ -z "$why" ] && cyclic lat_hog
+	check "after latency under hogs"
+	hogs_stop
+	[ -z "$why" ] || return
+	cyclic_result lat_hog
+	step lat_hog
+
+	# shellcheck disable=SC2086 # the arguments are a list on purpose
+	t=$(hackbench $hackbench_args 2>/dev/null | sed -n 's/^Time: *\([0-9.]*\).*/\1/p')
+	check "after hackbench"
+	[ -z "$why" ] || return
+	[ -n "$t" ] && emit hackbench_s "$t"
+	step hackbench
+
+	stress-ng --cpu "$ncpu" --pipe "$ncpu" --timeout "${secs}s" --metrics-brief --temp-path /tmp \
+		>/tmp/stress.log 2>&1
+	check "after stress-ng"
+	[ -z "$why" ] || return
+	v=$(awk 'NF == 10 && $4 == "cpu" { print $9 }' /tmp/stress.log)
+	[ -n "$v" ] && emit stress_cpu_ops_s "$v"
+	v=$(awk 'NF == 10 && $4 == "pipe" { print $9 }' /tmp/stress.log)
+	[ -n "$v" ] && emit stress_pipe_ops_s "$v"
+	step stress-ng
+
+	hogs_start /tmp/frames.done
+	check "before frames"
+	r=""
+	[ -z "$why" ] && r=$(frames run -l "$loops" -p 16667 -w 4000 -d "$secs" -s /tmp/frames.done)
+	check "after frames"
+	hogs_stop
+	[ -z "$why" ] || return
+	nf=0 nl=0
+	for kv in $r; do
+		case $kv in
+		frames=*) nf=${kv#*=} ;;
+		late=*) nl=${kv#*=} ;;
+		p99_late_us=*) emit frames_p99_late_us "${kv#*=}" ;;
+		esac
+	done
+	[ -n "$r" ] && emit frames_late_pct "$(awk -v l="$nl" -v n="$nf" 'BEGIN { printf "%.2f", n ? 100 * l / n : 100 }')"
+	step frames
+	return 0
+}
+
+finish_round() {
+	[ -z "$why" ] || echo "BENCH-INVALID $label $round $why"
+}
+
+get_state
+[ "$st" = disabled ] || { echo "BENCH-NOTE sched_ext state is $st at the start"; exit 1; }
+get_ext
+get_seq
+echo "BENCH-META kernel=$(uname -r) vcpus=$ncpu rounds=$rounds secs=$secs hogs=$nhogs hackbench='$hackbench_args' ext_enabled_visible=$([ -n "$ext" ] && echo yes || echo no) enable_seq_visible=$([ -n "$sq" ] && echo yes || echo no)"
+
+# The frame task's work: 4 ms of the calibrated busy loop per 16.7 ms period. Calibrated once
+# per boot under EEVDF with nothing else runnable on its CPU, while every other vCPU runs a
+# pinned spinner (frames calibrate -b), so that the emulator, which runs one vCPU at a time, is
+# as busy as under the hogs (with idle vCPUs the loop runs 2-4 times faster than when all are
+# busy, and 4 ms of idle-emulator work would not fit in a period on 4 busy vCPUs under any
+# scheduler). The same loop count serves every scheduler of the boot. The idle-emulator figure
+# is recorded too.
+loops=$(frames calibrate -b | sed -n 's/^loops_per_ms=//p')
+loops_idle=$(frames calibrate | sed -n 's/^loops_per_ms=//p')
+echo "BENCH-META loops_per_ms=$loops loops_per_ms_idle_emulator=$loops_idle"
+[ -n "$loops" ] && [ "$loops" -gt 0 ] || { echo "BENCH-NOTE frames calibration failed"; exit 1; }
+
+tab=$(printf '\t')
+round=1
+while [ $round -le "$rounds" ]; do
+	label=eevdf why="" pid="" want_ops="" seq0=""
+	t0=$(uptime_s)
+	measure_all
+	finish_round
+	echo "BENCH-TIME $label $round $(($(uptime_s) - t0))"
+	while IFS="$tab" read -r label want_ops cmd <&3; do
+		[ -n "$label" ] || continue
+		why=""
+		t0=$(uptime_s)
+		step begin
+		wait_state disabled 150
+		if [ "$st" != disabled ]; then
+			get_ops
+			echo "BENCH-INVALID $label $round not started: state $st ops $op before its start"
+			continue
+		fi
+		get_seq
+		seq_before=$sq
+		# shellcheck disable=SC2086 # $cmd is a command line on purpose.
+		/vmtest/scx_vmtest guest-exec -- $cmd </dev/null >"/tmp/$label.log" 2>&1 &
 		pid=$!
+		# Attached: state enabled with this scheduler's ops and, when the kernel has one,
+		# enable_seq past its value before the start (the kernel bumps it just after the state
+		# reads enabled: reading it too early made the first check see it move). At most 30 s,
+		# while the loader lives.
 		i=0
-		while [ "$(state)" != enabled ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-		want_ops=$(ops)
-		[ -n "$want_ops" ] || want_ops="(none: $name did not attach)"
-		run_workloads "$name" "$r" enabled "$want_ops"
+		get_state
+		get_ops
+		get_seq
+		while { [ "$st" != enabled ] || [ "$op" != "$want_ops" ] ||
+			{ [ -n "$sq" ] && [ "$sq" = "$seq_before" ]; }; } && [ $i -lt 300 ] &&
+			kill -0 $pid 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+			get_state
+			get_ops
+			get_seq
+		done
+		seq0=$sq
+		step attach
+		check "at attach"
+		if [ -z "$why" ]; then
+			measure_all
+		fi
+		finish_round
 		kill -INT $pid 2>/dev/null
 		wait $pid
-		i=0
-		while [ "$(state)" != disabled ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
-	done
+		rc=$?
+		if [ -n "$why" ] || [ $rc -ne 0 ]; then
+			echo "BENCH-NOTE $label round $round: loader exit $rc; its log ends with:"
+			tail -n 5 "/tmp/$label.log" | sed 's/^/BENCH-NOTE   /'
+		fi
+		step detach
+		echo "BENCH-TIME $label $round $(($(uptime_s) - t0))"
+	done 3<"$specs"
+	round=$((round + 1))
 done
+wait_state disabled 150
+echo "BENCH-END"

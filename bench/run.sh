@@ -1,54 +1,135 @@
 #!/usr/bin/env bash
-# Benchmarks every scheduler against the kernel's default scheduler (EEVDF) in ONE guest boot and
-# prints each workload's result as a ratio to EEVDF's (median of the rounds). Emulated time is
-# slow, so only ratios measured side by side mean anything.
+# The project's shared benchmark: every scheduler against the kernel's default scheduler (EEVDF)
+# on 1, 2 and 4 vCPUs, in one guest boot per vCPU count (EEVDF measured in the same boot), rounds
+# interleaved across schedulers; results only as ratios to EEVDF (emulated time is slow: only
+# ratios measured side by side mean anything). See bench/README.md.
 #
-#   bench/run.sh [BUILD_DIR] [KERNEL]       (ROUNDS=3 by default)
+#   bench/run.sh [BUILD_DIR] [options]
 #
-# hackbench: wall time in ms, lower is better. wakeup-latency-us: cyclictest's average wake-up
-# latency while CPU hogs fill every CPU, lower is better. A round in which the scheduler was not
-# attached (or, for EEVDF, one was) before and after its workloads is left out and reported
-# (bench/guest.sh's BENCH-INVALID lines); run.sh then exits 1.
+#   -s, --sched PATH[:ARGS]   a scheduler binary and its arguments (repeatable; default:
+#                             BUILD_DIR/scx_simple, BUILD_DIR/scx_simple:-f, BUILD_DIR/scx_rusty)
+#   -o, --ops NAME            root/ops name the previous -s must show (default: its file name
+#                             without "scx_", e.g. scx_rusty -> rusty)
+#   --vcpus LIST              vCPU counts, one boot each (default 1,2,4)
+#   --rounds N                rounds per scheduler (default 3; medians)
+#   --secs N                  seconds of each timed workload (default 5)
+#   -k, --kernel SPEC         guest kernel (scx_vmtest's SPEC; default "default")
+#   --out DIR                 results directory (default BUILD_DIR/bench-results)
+#   --smoke                   plumbing check: 1 round of 2 s, 1 vCPU unless --vcpus is given
+#
+# Writes DIR/raw-<n>cpu.log (the guest's output), DIR/results.json, DIR/results.md and, when
+# python3 has matplotlib, DIR/results.png. Exits 1 when a round was dropped (the scheduler under
+# test was not the one attached while measured) or a boot failed.
 set -euo pipefail
-build=${1:-build}
-kernel=${2:-default}
 here=$(cd "$(dirname "$0")" && pwd)
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-"$build/scx_vmtest" run -k "$kernel" -t sockets=2,cores=2,threads=1,nodes=2 --timeout 1800 \
-	-f "$build/scx_simple:/opt/sched/scx_simple" -f "$build/scx_rusty:/opt/sched/scx_rusty" \
-	-f /usr/bin/cyclictest -f "$here/guest.sh:/usr/bin/bench-guest.sh" \
-	-- "ROUNDS=${ROUNDS:-3} sh /usr/bin/bench-guest.sh /opt/sched/scx_simple '/opt/sched/scx_simple -f' /opt/sched/scx_rusty" |
-	tee "$out" | grep '^BENCH' || true
-python3 - "$out" <<'PY'
-import statistics, sys
-res = {}
-invalid = []
-for line in open(sys.argv[1]):
-    p = line.split()
-    if p and p[0] == "BENCH-INVALID":
-        invalid.append(" ".join(p[1:]))
-    if len(p) == 5 and p[0] == "BENCH" and p[4] != "nan":
-        res.setdefault((p[1], p[2]), []).append(float(p[4]))
-workloads = sorted({w for _, w in res})
-scheds = []
-for s, _ in res:
-    if s not in scheds:
-        scheds.append(s)
-print(f"{'scheduler':<14}" + "".join(f"{w:>28}" for w in workloads))
-for s in scheds:
-    cells = []
-    for w in workloads:
-        base, v = res.get(("eevdf", w)), res.get((s, w))
-        if not base or not v:
-            cells.append(f"{'n/a':>28}")
-            continue
-        m, b = statistics.median(v), statistics.median(base)
-        cells.append(f"{m:>12.1f} ({m / b:>5.2f}x eevdf)")
-    print(f"{s:<14}" + "".join(cells))
-if invalid:
-    print(f"{len(invalid)} round(s) left out, the scheduler under test was not the one attached:")
-    for i in invalid:
-        print(f"  {i}")
-    sys.exit(1)
-PY
+cmdline="bench/run.sh $*"
+# The revision measured: taken now, before anything in the tree can change during the run.
+rev=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)
+build=build
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+	build=$1
+	shift
+fi
+vcpus=1,2,4 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no
+scheds=() ops=()
+usage() { sed -n '/^#   bench/,/^# Writes/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	-s | --sched) scheds+=("$2") ops+=("") && shift 2 ;;
+	-o | --ops)
+		[ ${#scheds[@]} -gt 0 ] || { echo "--ops must follow a -s" >&2; exit 2; }
+		ops[${#ops[@]} - 1]=$2
+		shift 2
+		;;
+	--vcpus) vcpus=$2 vcpus_set=yes && shift 2 ;;
+	--rounds) rounds=$2 && shift 2 ;;
+	--secs) secs=$2 && shift 2 ;;
+	-k | --kernel) kernel=$2 && shift 2 ;;
+	--out) out=$2 && shift 2 ;;
+	--smoke) smoke=yes && shift ;;
+	-h | --help) usage ;;
+	*) echo "unknown argument: $1" >&2; usage ;;
+	esac
+done
+if [ $smoke = yes ]; then
+	rounds=1 secs=2
+	[ $vcpus_set = yes ] || vcpus=1
+fi
+[ -n "$out" ] || out=$build/bench-results
+if [ ${#scheds[@]} -eq 0 ]; then
+	scheds=("$build/scx_simple" "$build/scx_simple:-f" "$build/scx_rusty")
+	ops=("" "" "")
+fi
+for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /usr/bin/cyclictest; do
+	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
+done
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The spec file the guest reads: LABEL<tab>OPS<tab>COMMAND, and the files to copy in.
+files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
+	-f /usr/bin/cyclictest -f "$here/guest.sh:/usr/bin/bench-guest.sh"
+	-f "$work/specs:/etc/bench-specs")
+: >"$work/specs"
+declare -A seen=()
+for i in "${!scheds[@]}"; do
+	spec=${scheds[$i]}
+	path=${spec%%:*}
+	args=""
+	[ "$path" = "$spec" ] || args=${spec#*:}
+	[ -x "$path" ] || { echo "no scheduler binary $path" >&2; exit 2; }
+	base=$(basename "$path")
+	guest=/opt/sched/$i/$base
+	files+=(-f "$path:$guest")
+	label=$(printf '%s' "$base${args:+ $args}" | tr -s ' \t' '__')
+	[ -z "${seen[$label]:-}" ] || label=${label}_$i
+	seen[$label]=1
+	want=${ops[$i]:-${base#scx_}}
+	printf '%s\t%s\t%s\n' "$label" "$want" "$guest${args:+ $args}" >>"$work/specs"
+done
+
+# One topology per vCPU count: 4 or more (even) get 2 sockets and 2 NUMA nodes, so a scheduler
+# with per-LLC domains (scx_rusty) has two of them; fewer get one socket.
+topology() {
+	if [ "$1" -ge 4 ] && [ $(($1 % 2)) -eq 0 ]; then
+		echo "sockets=2,cores=$(($1 / 2)),threads=1,nodes=2"
+	else
+		echo "cpus=$1"
+	fi
+}
+
+nsched=$((${#scheds[@]} + 1))
+# Per scheduler-round: 4 timed workloads of $secs, hackbench, attach/detach; generous for TCG.
+timeout=$((300 + rounds * nsched * (5 * secs + 120)))
+status=0
+start=$(date +%s)
+raws=()
+IFS=, read -r -a vlist <<<"$vcpus"
+for n in "${vlist[@]}"; do
+	topo=$(topology "$n")
+	raw=$out/raw-${n}cpu.log
+	echo "== $n vCPU(s) ($topo): EEVDF + ${#scheds[@]} scheduler(s), $rounds round(s) of ${secs} s workloads" >&2
+	t0=$(date +%s)
+	{
+		echo "BENCH-HOST vcpus=$n topology=$topo loadavg_start=$(cut -d' ' -f1 /proc/loadavg)"
+		rc=0
+		"$build/scx_vmtest" run -k "$kernel" -t "$topo" --timeout "$timeout" "${files[@]}" \
+			-- "ROUNDS=$rounds SECS=$secs sh /usr/bin/bench-guest.sh /etc/bench-specs" 2>&1 || rc=$?
+		echo "BENCH-HOST exit=$rc wall_s=$(($(date +%s) - t0)) loadavg_end=$(cut -d' ' -f1 /proc/loadavg)"
+	} | tee "$raw" | grep --line-buffered '^BENCH-\(INVALID\|NOTE\|META\)' >&2 || true
+	grep -q '^BENCH-HOST exit=0 ' "$raw" || { echo "the $n-vCPU boot failed: see $raw" >&2; status=1; }
+	raws+=("$raw")
+done
+elapsed=$(($(date +%s) - start))
+
+python3 "$here/report.py" --command "$cmdline" --git "$rev" --elapsed "$elapsed" --rounds "$rounds" --secs "$secs" \
+	--kernel-spec "$kernel" --specs "$work/specs" --json "$out/results.json" --md "$out/results.md" "${raws[@]}" || status=1
+if python3 -c 'import matplotlib' 2>/dev/null; then
+	python3 "$here/chart.py" "$out/results.json" "$out/results.png"
+else
+	echo "no chart: python3 lacks matplotlib (pip install matplotlib), then: bench/chart.py $out/results.json $out/results.png" >&2
+fi
+cat "$out/results.md"
+echo "total wall time: $((elapsed / 60)) min $((elapsed % 60)) s; results in $out" >&2
+exit $status

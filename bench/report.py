@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Turn bench/guest.sh's output (one raw log per vCPU count, from bench/run.sh) into
+results.json and a markdown table of ratios to EEVDF.
+
+Per scheduler and metric: the median of the valid rounds. A round listed in a BENCH-INVALID
+line is dropped entirely for that scheduler (it measured something else) and counted. Ratios
+are the scheduler's median over EEVDF's median from the same boot. "hogs/idle" is a
+scheduler's own median wake-up latency under hogs over its median with no hogs (1.0: load does
+not delay a waking task at all); it is reported as is, not as a ratio to EEVDF.
+
+Exit status 1 when a round was dropped or a boot failed, so that nobody quotes a partial table
+by accident (the files are written anyway).
+"""
+import argparse
+import datetime
+import json
+import statistics
+import sys
+
+# metric -> (column title, better direction)
+METRICS = {
+    "lat_idle_avg_us": ("wake-up avg, idle", "lower"),
+    "lat_idle_p99_us": ("wake-up p99, idle", "lower"),
+    "lat_hog_avg_us": ("wake-up avg, hogs", "lower"),
+    "lat_hog_p99_us": ("wake-up p99, hogs", "lower"),
+    "hackbench_s": ("hackbench time", "lower"),
+    "stress_cpu_ops_s": ("stress-ng cpu ops/s", "higher"),
+    "stress_pipe_ops_s": ("stress-ng pipe ops/s", "higher"),
+    "frames_late_pct": ("late frames", "lower"),
+    "frames_p99_late_us": ("frame p99 lateness", "lower"),
+}
+HIST_MAX_US = 100000  # bench/guest.sh's cyclictest histogram size
+
+
+def parse_kv(words):
+    out = {}
+    for w in words:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            out[k] = v.strip("'")
+    return out
+
+
+def parse_raw(path):
+    run = {"raw": path, "meta": {}, "host": {}, "order": [], "values": {}, "invalid": [],
+           "notes": [], "complete": False}
+    for line in open(path, errors="replace"):
+        p = line.split()
+        if not p:
+            continue
+        tag = p[0]
+        if tag == "BENCH-HOST":
+            run["host"].update(parse_kv(p[1:]))
+        elif tag == "BENCH-META":
+            # hackbench='-g 4 ...' holds spaces: keep the quoted value whole.
+            rest = line.split(None, 1)[1].strip()
+            if "hackbench='" in rest:
+                pre, q = rest.split("hackbench='", 1)
+                hb, post = q.split("'", 1)
+                run["meta"]["hackbench"] = hb
+                rest = pre + post
+            run["meta"].update(parse_kv(rest.split()))
+        elif tag == "BENCH" and len(p) == 5:
+            label, rnd, metric, value = p[1], int(p[2]), p[3], p[4]
+            if label not in run["order"]:
+                run["order"].append(label)
+            try:
+                run["values"].setdefault(label, {}).setdefault(metric, {})[rnd] = float(value)
+            except ValueError:
+                pass
+        elif tag == "BENCH-INVALID" and len(p) >= 3:
+            run["invalid"].append({"label": p[1], "round": int(p[2]), "why": " ".join(p[3:])})
+            if p[1] not in run["order"]:
+                run["order"].append(p[1])
+        elif tag == "BENCH-NOTE":
+            run["notes"].append(line.split(None, 1)[1].rstrip() if len(p) > 1 else "")
+        elif tag == "BENCH-END":
+            run["complete"] = True
+    return run
+
+
+def summarise(run):
+    dropped = {(i["label"], i["round"]) for i in run["invalid"]}
+    scheds = []
+    for label in run["order"]:
+        rounds = {}
+        valid = set()
+        for metric, per_round in run["values"].get(label, {}).items():
+            kept = {r: v for r, v in per_round.items() if (label, r) not in dropped}
+            rounds[metric] = [kept[r] for r in sorted(kept)]
+            valid |= set(kept)
+        med = {m: statistics.median(v) for m, v in rounds.items() if v}
+        if med.get("lat_idle_avg_us") and "lat_hog_avg_us" in med:
+            med["hog_idle"] = med["lat_hog_avg_us"] / med["lat_idle_avg_us"]
+        scheds.append({
+            "label": label,
+            "valid_rounds": len(valid),
+            "dropped_rounds": sorted(r for (l, r) in dropped if l == label),
+            "rounds": rounds,
+            "median": med,
+        })
+    base = next((s for s in scheds if s["label"] == "eevdf"), None)
+    for s in scheds:
+        s["ratio"] = {}
+        for m, v in s["median"].items():
+            if m == "hog_idle" or not base or m not in base["median"]:
+                continue
+            b = base["median"][m]
+            s["ratio"][m] = v / b if b else (1.0 if v == 0 else None)
+    return scheds
+
+
+def cell(s, base, m):
+    if m not in s["median"]:
+        return "n/a"
+    ge = "≥" if m.endswith("_p99_us") and s["median"][m] >= HIST_MAX_US else ""
+    r = s["ratio"].get(m)
+    if r is None:
+        if base and base["median"].get(m) == 0:
+            return "EEVDF 0"
+        return "n/a"
+    if base and base["median"].get(m) == 0:
+        return "1.00 (both 0)"
+    return f"{ge}{r:.2f}"
+
+
+def stress_cell(s, base):
+    c, p = (cell(s, base, m) for m in ("stress_cpu_ops_s", "stress_pipe_ops_s"))
+    rc, rp = s["ratio"].get("stress_cpu_ops_s"), s["ratio"].get("stress_pipe_ops_s")
+    if rc and rp:
+        return f"{(rc * rp) ** 0.5:.2f} ({c} · {p})"
+    return f"n/a ({c} · {p})"
+
+
+def markdown(res):
+    lines = []
+    for run in res["runs"]:
+        meta = run["meta"]
+        lines.append(f"**{run['vcpus']} vCPU** (`{run['topology']}`, kernel {meta.get('kernel', '?')}, "
+                     f"{res['rounds']} rounds of {res['secs']} s, host load "
+                     f"{run['host'].get('loadavg_start', '?')}→{run['host'].get('loadavg_end', '?')})")
+        lines.append("")
+        lines.append("| scheduler | wake-up avg idle | p99 idle | avg under hogs | p99 under hogs "
+                     "| hogs/idle avg | hackbench time | stress-ng ops/s (cpu · pipe) | late frames "
+                     "| frame p99 lateness | rounds |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        base = next((s for s in run["schedulers"] if s["label"] == "eevdf"), None)
+        for s in run["schedulers"]:
+            name = "EEVDF" if s["label"] == "eevdf" else f"`{s.get('name', s['label'])}`"
+            hi = s["median"].get("hog_idle")
+            row = [name] + [cell(s, base, m) for m in
+                            ("lat_idle_avg_us", "lat_idle_p99_us", "lat_hog_avg_us", "lat_hog_p99_us")]
+            row.append(f"{hi:.2f}" if hi is not None else "n/a")
+            row.append(cell(s, base, "hackbench_s"))
+            row.append(stress_cell(s, base))
+            row.append(cell(s, base, "frames_late_pct"))
+            row.append(cell(s, base, "frames_p99_late_us"))
+            n = s["valid_rounds"] + len(s["dropped_rounds"])
+            row.append(f"{s['valid_rounds']}/{n}")
+            lines.append("| " + " | ".join(row) + " |")
+        for i in run["invalid"]:
+            lines.append(f"\nDropped: {i['label']} round {i['round']}: {i['why']}")
+        if not run["complete"]:
+            lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
+        lines.append("")
+    lines.append("Ratios to EEVDF's median in the same boot; lower is better except stress-ng "
+                 "(geometric mean of the cpu and pipe ratios, each in brackets). hogs/idle: the "
+                 "scheduler's own wake-up average under 2 hogs per vCPU over its idle average "
+                 "(not a ratio to EEVDF). \"EEVDF 0\": EEVDF had no late frame, so no ratio.")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("raw", nargs="+")
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--git", default="unknown")
+    ap.add_argument("--command", default="")
+    ap.add_argument("--elapsed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=0)
+    ap.add_argument("--secs", type=int, default=0)
+    ap.add_argument("--kernel-spec", default="default")
+    ap.add_argument("--specs", help="run.sh's spec file: LABEL<tab>OPS<tab>GUEST COMMAND")
+    a = ap.parse_args()
+
+    res = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git": a.git, "command": a.command, "kernel_spec": a.kernel_spec, "rounds": a.rounds, "secs": a.secs,
+        "wall_s": a.elapsed, "metrics": {m: {"title": t, "better": b} for m, (t, b) in METRICS.items()},
+        "runs": [],
+    }
+    specs = {}
+    if a.specs:
+        for line in open(a.specs):
+            label, ops, cmd = line.rstrip("\n").split("\t", 2)
+            exe, _, args = cmd.partition(" ")
+            specs[label] = {"name": (exe.rsplit("/", 1)[-1] + " " + args).strip(), "ops": ops,
+                            "command": cmd}
+    bad = False
+    for path in a.raw:
+        run = parse_raw(path)
+        scheds = summarise(run)
+        for sc in scheds:
+            sc.update(specs.get(sc["label"], {}))
+        vcpus = int(run["meta"].get("vcpus", run["host"].get("vcpus", 0)))
+        res["runs"].append({
+            "vcpus": vcpus, "topology": run["host"].get("topology", "?"),
+            "kernel": run["meta"].get("kernel"), "meta": run["meta"], "host": run["host"],
+            "complete": run["complete"], "raw": path, "schedulers": scheds,
+            "invalid": run["invalid"], "notes": run["notes"],
+        })
+        bad |= bool(run["invalid"]) or not run["complete"]
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    with open(a.md, "w") as f:
+        f.write(markdown(res))
+    if bad:
+        print("some rounds were dropped or a boot did not complete: see the tables", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
