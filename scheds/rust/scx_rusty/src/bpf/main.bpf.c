@@ -30,12 +30,13 @@
  * previous CPU and two random ones it may use) and preempts the one running the latest deadline,
  * by inserting itself into that CPU's local queue with SCX_ENQ_PREEMPT (no scx_bpf_kick_cpu,
  * which Debian's 7.1 and 7.2 cannot call). It pays only against a long runner that has already
- * had a fair go: the victim must have run at least --preempt-min-run-us and average runs of at
- * least that long, and the wakee's deadline must be earlier by a margin. Short runners (the
- * wake-ups of hackbench, a pipeline) are left alone: they will yield sooner than a preemption
- * would help, and preempting them is what makes a preempting scheduler slow. A victim just
- * preempted has started a new run, so the same CPU cannot be preempted again within the
- * minimum run: no ping-pong. The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
+ * a much shorter one: the victim's runs must average at least --preempt-min-run-us and four
+ * times the wakee's, and the wakee's deadline must be earlier by a margin. Tasks of alike run
+ * lengths (the wake-ups of hackbench, a pipeline) never preempt each other: they will yield
+ * sooner than a preemption would help, and preempting them is what makes a preempting
+ * scheduler slow. A victim gets 100 us of every run before it can be preempted again, and a
+ * short task that preempted cannot be preempted by the long one it displaced: no ping-pong.
+ * The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
  *
  * Balancing. User space moves tasks between domains by load (see src/balance.rs): it reads the
  * PELT load each task publishes in task_loads and writes a new home domain into migrations,
@@ -460,19 +461,25 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 }
 
 /*
- * Whether the task running on @cpu may be preempted for a task with deadline @deadline: it is
- * one of ours, a long runner (runs averaging at least the minimum run) that has already run at
- * least the minimum in this run, and its deadline is later by more than the minimum slice.
- * *@later is set when the deadline test alone passed.
+ * Whether the task running on @cpu may be preempted for a waking task with deadline @deadline
+ * and average run @avg_runtime: it is one of ours, a long runner (runs averaging at least the
+ * minimum run) whose runs are at least four times the wakee's, its deadline is later by more
+ * than the minimum slice, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
+ * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
+ * yield about as soon as a preemption would help. *@later is set when the deadline test alone
+ * passed.
  */
-static bool worth_preempting(s32 cpu, u64 deadline, u64 now, bool *later)
+#define PREEMPT_GRACE_NS (100ULL * 1000)
+
+static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_runtime, u64 now, bool *later)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
 	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline))
 		return false;
 	*later = true;
-	return now - r->started_at >= preempt_min_run_ns && r->avg_runtime >= preempt_min_run_ns;
+	return now - r->started_at >= PREEMPT_GRACE_NS && r->avg_runtime >= preempt_min_run_ns &&
+	       avg_runtime * 4 <= r->avg_runtime;
 }
 
 static bool preemption_possible(void)
@@ -484,7 +491,8 @@ static bool preemption_possible(void)
  * The CPU to preempt for @p (deadline @deadline), or -1: among @prev_cpu and two random CPUs
  * of @dom that @p may use, those worth preempting; the latest deadline wins.
  */
-static s32 pick_victim(struct task_struct *p, u64 deadline, s32 prev_cpu, u32 dom, u64 now)
+static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_runtime, s32 prev_cpu, u32 dom,
+		       u64 now)
 {
 	s32 best = -1, cands[3];
 	u64 best_deadline = 0;
@@ -505,7 +513,7 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, s32 prev_cpu, u32 do
 		struct cpu_run *r;
 
 		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    !worth_preempting(cpu, deadline, now, &later))
+		    !worth_preempting(cpu, deadline, avg_runtime, now, &later))
 			continue;
 		r = cpu_run(cpu);
 		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
@@ -616,7 +624,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
 		bool later = false;
 
-		if (worth_preempting(cpu, tctx->deadline, now, &later)) {
+		if (worth_preempting(cpu, tctx->deadline, tctx->avg_runtime, now, &later)) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
@@ -664,7 +672,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	if (enq_flags & SCX_ENQ_WAKEUP) {
-		cpu = pick_victim(p, tctx->deadline, prev_cpu, dom, now);
+		cpu = pick_victim(p, tctx->deadline, tctx->avg_runtime, prev_cpu, dom, now);
 		if (cpu >= 0) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
