@@ -43,7 +43,8 @@ int main(int argc, char **argv)
 			continue;
 
 		if (line[0] == '#') {
-			/* Summary lines: "# Avg Latencies: 02968", "# Histogram Overflows: 00049". */
+			/* Summary lines: "# Avg Latencies: 02968", "# Histogram Overflows: 00049".
+			 */
 			char *colon = strchr(line, ':');
 
 			if (!colon)
@@ -99,8 +100,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: no samples\n", argv[1]);
 		return 1;
 	}
-	printf("samples=%llu avg_us=%llu p99_us=%llu max_us=%llu overflows=%llu p99_over=%d\n", samples,
-	       avg, p99, max, overflows, over);
+	printf("samples=%llu avg_us=%llu p99_us=%llu max_us=%llu overflows=%llu p99_over=%d\n",
+	       samples, avg, p99, max, overflows, over);
 	free(count);
 	return 0;
 }

@@ -91,7 +91,8 @@ static int pin(int cpu)
 static void usage(void)
 {
 	fprintf(stderr, "usage: frames calibrate [-b] [-t MS]\n"
-			"       frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS] [-s STOPFILE]\n"
+			"       frames run -l LOOPS_PER_MS [-p PERIOD_US] [-w WORK_US] [-d SECS] "
+			"[-s STOPFILE]\n"
 			"       frames hog -n N -w STOPFILE [-t MAXSECS]\n");
 	exit(2);
 }
@@ -217,8 +218,8 @@ static int run(int argc, char **argv)
 	uint64_t t0 = now_ns(), end = t0 + secs * 1000000000ull, release = t0 + period;
 
 	while (release + period <= end && frames < max_frames) {
-		struct timespec ts = { .tv_sec = release / 1000000000ull,
-				       .tv_nsec = release % 1000000000ull };
+		struct timespec ts = {.tv_sec = release / 1000000000ull,
+				      .tv_nsec = release % 1000000000ull};
 		int err;
 
 		while ((err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)) == EINTR)
@@ -245,7 +246,8 @@ static int run(int argc, char **argv)
 	if (stopfile)
 		close(open(stopfile, O_WRONLY | O_CREAT, 0644));
 	qsort(late, frames, sizeof(*late), cmp_u64);
-	printf("frames=%llu late=%llu skipped=%llu p99_late_us=%llu max_late_us=%llu work_loops=%llu\n",
+	printf("frames=%llu late=%llu skipped=%llu p99_late_us=%llu max_late_us=%llu "
+	       "work_loops=%llu\n",
 	       (unsigned long long)frames, (unsigned long long)nlate, (unsigned long long)skipped,
 	       (unsigned long long)percentile(late, frames, 99),
 	       (unsigned long long)(frames ? late[frames - 1] : 0), (unsigned long long)work_loops);
@@ -311,8 +313,9 @@ static int hog(int argc, char **argv)
 			by_file = 1;
 	uint64_t el = now_ns() - t0;
 
-	printf("hogs=%ld secs=%llu.%02llu stopped=%s\n", n, (unsigned long long)(el / 1000000000ull),
-	       (unsigned long long)(el % 1000000000ull / 10000000ull), by_file ? "file" : "timeout");
+	printf(
+	    "hogs=%ld secs=%llu.%02llu stopped=%s\n", n, (unsigned long long)(el / 1000000000ull),
+	    (unsigned long long)(el % 1000000000ull / 10000000ull), by_file ? "file" : "timeout");
 	return 0;
 }
 
