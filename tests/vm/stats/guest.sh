@@ -80,6 +80,47 @@ s2=$?
 	grep -q 'no scheduler of this project is running' /tmp/none.txt && pass none-running ||
 	{ fail none-running "status $s1 $s2"; cat /tmp/none.txt; }
 
+# Every other scheduler of the run: its own stats through the same server, read by --monitor
+# (table and JSON) and scxstats (JSON and OpenMetrics), with stress-ng running.
+while read -r name args; do
+	[ -n "$name" ] || continue
+	# shellcheck disable=SC2086
+	/vmtest/scx_vmtest guest-exec -- "/usr/bin/$name" $args >"/tmp/$name.log" 2>&1 &
+	spid=$!
+	i=0
+	while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(cat /sys/kernel/sched_ext/state)" = enabled ] || { fail "$name-attach"; tail -n 20 "/tmp/$name.log"; }
+	stress-ng --cpu 2 --pipe 1 --timeout 20 >/dev/null 2>&1 &
+	sload=$!
+	sleep 2.5
+	[ -S "/run/scx/$name/stats" ] && pass "$name-socket" || fail "$name-socket"
+	# The table names each field with its description; counters become rates from the second
+	# report on.
+	timeout 4 "/usr/bin/$name" --monitor 1 >/tmp/mon.txt 2>&1
+	[ "$(grep -c '/s ' /tmp/mon.txt)" -ge 1 ] && pass "$name-monitor-table" ||
+		{ fail "$name-monitor-table"; cat /tmp/mon.txt; }
+	timeout 3 "/usr/bin/$name" --monitor 1 --json >/tmp/mon.json 2>&1
+	n=$(grep -c "^{\"scheduler\":\"$name\",\"stats\":{" /tmp/mon.json)
+	[ "$n" -ge 2 ] && pass "$name-monitor-json" || { fail "$name-monitor-json" "lines=$n"; cat /tmp/mon.json; }
+	scxstats --json >/tmp/s.json 2>&1
+	grep -q "\"scheduler\":\"$name\"" /tmp/s.json && grep -q '"attached":true' /tmp/s.json &&
+		pass "$name-scxstats-json" || { fail "$name-scxstats-json"; cat /tmp/s.json; }
+	scxstats --openmetrics >/tmp/s.om 2>&1
+	grep -q "^# TYPE ${name}_[a-z0-9_]* counter$" /tmp/s.om && grep -Eq "^${name}_[a-z0-9_]*_total [0-9]+$" /tmp/s.om &&
+		[ "$(tail -n 1 /tmp/s.om)" = "# EOF" ] && pass "$name-scxstats-openmetrics" ||
+		{ fail "$name-scxstats-openmetrics"; cat /tmp/s.om; }
+	kill "$sload" 2>/dev/null
+	wait "$sload" 2>/dev/null
+	kill -INT "$spid"
+	wait "$spid"
+	st=$?
+	[ $st = 0 ] && [ ! -e "/run/scx/$name/stats" ] && pass "$name-exit-0" ||
+		{ fail "$name-exit-0" "status=$st"; tail -n 20 "/tmp/$name.log"; }
+done </etc/stats-scheds
+
 echo "---- scx_rusty's log (head) ----"
 head -n 30 /tmp/rusty.log
 exit $failures

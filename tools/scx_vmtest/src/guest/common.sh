@@ -115,13 +115,16 @@ stop_sched() {
 	EXIT=$?
 }
 
-# load_start: start hackbench and stress-ng in the background; sets HB_PID, SN_PID.
+# load_start: start hackbench and the stress-ng mix in the background; sets HB_PID, SN_PID.
 load_start() {
 	LOAD_T0=$(now_cs)
 	# shellcheck disable=SC2086
 	hackbench $HACKBENCH_ARGS >/tmp/hackbench.log 2>&1 &
 	HB_PID=$!
-	stress-ng --cpu $(($(nproc) * 2)) --timeout "${LOAD_SECS}s" --temp-path /tmp \
+	# The shared stress-ng mix: CPU hogs, fork/exit churn, pipe ping-pong, context-switch
+	# storms and futex wake-ups, i.e. every path a scheduler has (enqueue, wake-up, init/exit).
+	stress-ng --cpu $(($(nproc) * 2)) --fork 2 --pipe 2 --switch 2 --futex 2 \
+		--timeout "${LOAD_SECS}s" --temp-path /tmp \
 		>/tmp/stress-ng.log 2>&1 &
 	SN_PID=$!
 }
