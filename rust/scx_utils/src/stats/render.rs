@@ -91,6 +91,16 @@ impl Table {
                 (FieldKind::Counter, _, _) => format!("{} total", fmt_value(v)),
                 (FieldKind::Gauge, _, _) => fmt_value(v),
             };
+            // A map of records (e.g. one per layer): the description, then one row per key.
+            if let Value::Object(rows) = v {
+                if !rows.is_empty() && rows.values().all(Value::is_object) {
+                    let _ = write!(out, "\n  {:width$}  {:>14}  {}", f.name, "", f.desc);
+                    for (k, row) in rows {
+                        let _ = write!(out, "\n    {k}: {}", fmt_value(row));
+                    }
+                    continue;
+                }
+            }
             let _ = write!(out, "\n  {:width$}  {:>14}  {}", f.name, shown, f.desc);
         }
         self.prev = Some((now, stats.clone()));
@@ -211,5 +221,23 @@ mod tests {
         let second = t.render(&json!({"picks": 20, "busy": [1, 2], "mode": "auto"}));
         assert!(second.contains("/s"), "{second}");
         assert!(second.contains("rates over"), "{second}");
+    }
+
+    #[test]
+    fn table_shows_a_map_of_records_one_row_per_key() {
+        let fields = vec![FieldMeta {
+            name: "layers".into(),
+            kind: FieldKind::Gauge,
+            desc: "Per layer.".into(),
+        }];
+        let mut t = Table::new("scx_x", fields);
+        let out = t.render(
+            &json!({"layers": {"a": {"cpus": 1, "util": 0.5}, "b": {"cpus": 2, "util": 1.5}}}),
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[1].contains("Per layer."), "{out}");
+        assert_eq!(lines[2].trim(), "a: cpus=1 util=0.50");
+        assert_eq!(lines[3].trim(), "b: cpus=2 util=1.50");
     }
 }
