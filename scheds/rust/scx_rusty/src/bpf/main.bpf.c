@@ -56,6 +56,7 @@
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
+#include <scx/wakefreq.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -188,25 +189,6 @@ static bool dom_overloaded(u32 dom)
 	return t && t->overloaded;
 }
 
-/*
- * x86's per-CPU preempt count, to tell a wake-up done by a task from one done by an interrupt
- * that landed on it. Weak: without it every waker counts.
- */
-extern const int __preempt_count __ksym __weak;
-#define RUSTY_NMI_MASK	   0x00f00000
-#define RUSTY_HARDIRQ_MASK 0x000f0000
-#define RUSTY_SOFTIRQ_OFF  0x00000100
-
-static bool in_interrupt_context(void)
-{
-	const int *pc;
-
-	if (!bpf_ksym_exists(&__preempt_count))
-		return false;
-	pc = bpf_this_cpu_ptr(&__preempt_count);
-	return *pc & (RUSTY_NMI_MASK | RUSTY_HARDIRQ_MASK | RUSTY_SOFTIRQ_OFF);
-}
-
 /* PELT of the live tasks whose comm is tracked, by pid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -276,58 +258,6 @@ static struct cpu_run *cpu_run(s32 cpu)
 	return bpf_map_lookup_elem(&cpu_runs, &c);
 }
 
-static u32 log2_u64(u64 v)
-{
-	u32 r = 0;
-
-	if (v >= 1ULL << 32) {
-		v >>= 32;
-		r += 32;
-	}
-	if (v >= 1ULL << 16) {
-		v >>= 16;
-		r += 16;
-	}
-	if (v >= 1ULL << 8) {
-		v >>= 8;
-		r += 8;
-	}
-	if (v >= 1ULL << 4) {
-		v >>= 4;
-		r += 4;
-	}
-	if (v >= 1ULL << 2) {
-		v >>= 2;
-		r += 2;
-	}
-	if (v >= 1ULL << 1)
-		r += 1;
-	return r;
-}
-
-/* Exponentially weighted moving average with weight 1/4 for the new sample. */
-static u64 ewma(u64 old, u64 sample)
-{
-	return (old * 3 + sample) / 4;
-}
-
-/* Events per second from the gap since the previous event; 0 for a gap of 0. */
-static u64 freq_of_gap(u64 gap_ns)
-{
-	return gap_ns ? 1000000000ULL / gap_ns : 0;
-}
-
-/* @freq, decayed: no more than one event per the time since the last one (@last_at). */
-static u64 decayed_freq(u64 freq, u64 last_at, u64 now)
-{
-	u64 bound;
-
-	if (!last_at || now <= last_at)
-		return freq;
-	bound = freq_of_gap(now - last_at);
-	return freq < bound ? freq : bound;
-}
-
 /* Move @tctx to @dom, keeping its vruntime's distance from the domain's front. */
 static void set_dom(struct task_ctx *tctx, u32 dom)
 {
@@ -391,9 +321,9 @@ static void publish_pelt(struct task_struct *p, u64 now)
 static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vruntime, u64 now)
 {
 	u64 run = scx_min(tctx->avg_runtime, slice_ns);
-	u64 wakee = decayed_freq(tctx->wakee_freq, tctx->last_woke_other_at, now);
-	u64 block = decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
-	u64 factor = 1 + log2_u64(1 + wakee) + log2_u64(1 + block);
+	u64 wakee = scx_decayed_freq(tctx->wakee_freq, tctx->last_woke_other_at, now);
+	u64 block = scx_decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
+	u64 factor = 1 + scx_log2_u64(1 + wakee) + scx_log2_u64(1 + block);
 
 	return vruntime + run * 100 / p->scx.weight / factor;
 }
@@ -756,7 +686,7 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 	scx_pelt_task_runnable(p, now, scx_pelt_weight_from_scx(p->scx.weight),
 			       scx_bpf_task_cpu(p));
 	publish_pelt(p, now);
-	if (!(enq_flags & SCX_ENQ_WAKEUP) || in_interrupt_context())
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || scx_in_interrupt())
 		return;
 	/* The current task woke @p (not an interrupt that landed on it): count it as a producer. */
 	waker = bpf_get_current_task_btf();
@@ -765,7 +695,8 @@ void BPF_STRUCT_OPS(rusty_runnable, struct task_struct *p, u64 enq_flags)
 	wctx = task_ctx(waker);
 	if (!wctx)
 		return;
-	wctx->wakee_freq = ewma(wctx->wakee_freq, freq_of_gap(now - wctx->last_woke_other_at));
+	wctx->wakee_freq =
+	    scx_ewma4(wctx->wakee_freq, scx_freq_of_gap(now - wctx->last_woke_other_at));
 	wctx->last_woke_other_at = now;
 }
 
@@ -811,7 +742,7 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 	ran = now - tctx->last_run_at;
 	/* Fairness: vruntime grows slower for heavier tasks. */
 	tctx->vruntime += ran * 100 / p->scx.weight;
-	tctx->avg_runtime = ewma(tctx->avg_runtime, ran);
+	tctx->avg_runtime = scx_ewma4(tctx->avg_runtime, ran);
 	/* Load: heavier tasks count for more. */
 	weighted = ran * p->scx.weight / 100;
 	dctx = dom_ctx(tctx->dom);
@@ -836,7 +767,8 @@ void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
 	if (!tctx)
 		return;
 	/* @p blocks: count it as a consumer. */
-	tctx->block_freq = ewma(tctx->block_freq, freq_of_gap(now - tctx->last_blocked_at));
+	tctx->block_freq =
+	    scx_ewma4(tctx->block_freq, scx_freq_of_gap(now - tctx->last_blocked_at));
 	tctx->last_blocked_at = now;
 }
 

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Event-frequency bookkeeping for deadline schedulers that favour wake-up chains: how often a
+ * task wakes others or blocks, as a decaying events-per-second figure, its integer log2 (so one
+ * extreme rate does not dominate a score) and the test that tells a wake-up done by a task from
+ * one done by an interrupt that happened to land on it.
+ *
+ *	tctx->wake_freq = scx_ewma4(tctx->wake_freq, scx_freq_of_gap(now - tctx->last_wake_at));
+ *	tctx->last_wake_at = now;
+ *	...
+ *	score = scx_log2_u64(1 + scx_decayed_freq(tctx->wake_freq, tctx->last_wake_at, now));
+ *
+ * Used by scx_rusty and scx_lavd.
+ */
+#ifndef __SCX_WAKEFREQ_BPF_H
+#define __SCX_WAKEFREQ_BPF_H
+
+/*
+ * x86's per-CPU preempt count. Weak: on kernels or architectures without it every wake-up is
+ * taken as done by the current task.
+ */
+extern const int __preempt_count __ksym __weak;
+
+#define SCX_PC_NMI_MASK	    0x00f00000
+#define SCX_PC_HARDIRQ_MASK 0x000f0000
+#define SCX_PC_SOFTIRQ_OFF  0x00000100
+
+/*
+ * Whether this CPU is in an interrupt (hard, soft or NMI). A wake-up from there was not done by
+ * the current task, so crediting that task as the waker would invent a wake chain.
+ */
+static bool scx_in_interrupt(void)
+{
+	const int *pc;
+
+	if (!bpf_ksym_exists(&__preempt_count))
+		return false;
+	pc = bpf_this_cpu_ptr(&__preempt_count);
+	return *pc & (SCX_PC_NMI_MASK | SCX_PC_HARDIRQ_MASK | SCX_PC_SOFTIRQ_OFF);
+}
+
+/* floor(log2(v)), 0 for v <= 1. Branchy on purpose: the verifier sees no loop. */
+static u32 scx_log2_u64(u64 v)
+{
+	u32 r = 0;
+
+	if (v >= 1ULL << 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >= 1ULL << 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >= 1ULL << 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >= 1ULL << 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >= 1ULL << 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >= 1ULL << 1)
+		r += 1;
+	return r;
+}
+
+/* Exponentially weighted moving average giving the new sample a weight of 1/4. */
+static u64 scx_ewma4(u64 old, u64 sample)
+{
+	return (old * 3 + sample) / 4;
+}
+
+/* Events per second implied by a gap of @gap_ns between two events; 0 for a gap of 0. */
+static u64 scx_freq_of_gap(u64 gap_ns)
+{
+	return gap_ns ? 1000000000ULL / gap_ns : 0;
+}
+
+/*
+ * @freq as of @now: no more than one event per the time since the last one (@last_at), so a
+ * rate decays once its events stop instead of staying frozen at its last value.
+ */
+static u64 scx_decayed_freq(u64 freq, u64 last_at, u64 now)
+{
+	u64 bound;
+
+	if (!last_at || now <= last_at)
+		return freq;
+	bound = scx_freq_of_gap(now - last_at);
+	return freq < bound ? freq : bound;
+}
+
+#endif /* __SCX_WAKEFREQ_BPF_H */

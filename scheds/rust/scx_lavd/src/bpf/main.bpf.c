@@ -1,0 +1,1006 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_lavd (BPF side): latency-criticality-aware virtual deadlines, wake-up preemption and core
+ * compaction, for interactive machines where a late frame is what the user notices.
+ *
+ * What a task is, inferred from how it behaves. Every task keeps three rates, each a decaying
+ * events-per-second figure: how often it wakes other tasks (a producer: someone downstream
+ * waits for it), how often it blocks (a consumer: it waits for someone upstream), and how long
+ * it runs between blocking (its average burst). Its latency criticality is
+ *
+ *     lc = log2(1 + wake_freq) + log2(1 + wait_freq) + log2(1 + 10 ms / avg_burst)
+ *
+ * Logarithms, so that a task waking a thousand times a second is more critical than one waking
+ * ten times, but not a hundred times more: one extreme rate cannot swamp the others. When a
+ * task is woken by a more critical one (the real waker: a wake-up done from an interrupt
+ * credits nobody), it inherits half the difference until it blocks again, so every link of a
+ * chain that ends in something the user waits for (input -> game logic -> compositor) runs
+ * early, even a link that by itself looks ordinary.
+ *
+ * Ordering. Each LLC has one queue ordered by virtual deadline:
+ *
+ *     deadline = vtime + min(avg_burst, max slice) * 100 / weight - lc * LC_UNIT (+ a constant)
+ *
+ * vtime is the task's weighted CPU time (the fairness term); a task that slept may have fallen
+ * at most one maximum slice behind the LLC's running tasks, so sleeping banks only a bounded
+ * credit. The runtime term puts short runners before long ones, the criticality term puts
+ * critical tasks earlier still; both are bounded offsets on top of vtime, so over any longer
+ * stretch CPU time still follows weight: a hog gets its share and nice levels hold.
+ *
+ * Slices. The target latency is divided among the LLC's CPUs' share of runnable tasks, between
+ * a floor and a ceiling; a CPU nobody waits for gets the maximum slice (throughput). A task
+ * whose last slice was cut short by a preemption gets the unused part added to its next one,
+ * so being preempted costs it latency, not CPU time.
+ *
+ * Preemption. A waking task that finds no idle CPU samples its previous CPU and two random
+ * CPUs of its LLC and preempts the one running the latest deadline, if that deadline is later
+ * than its own by a margin, the runner is no more critical than it, and the runner's bursts are
+ * long (at least four times the wakee's): tasks with alike bursts (hackbench, pipelines) never
+ * preempt each other, since one will yield about as soon as preempting it would help. The
+ * preemption is an insertion at the head of the victim's local queue with SCX_ENQ_PREEMPT (its
+ * value read from the kernel's BTF), which needs no scx_bpf_kick_cpu: Debian's 7.1 and 7.2 cannot
+ * call it.
+ *
+ * Topology. Idle CPUs are searched nearest first: the previous CPU, its SMT siblings, a wholly
+ * idle core of its LLC, any idle CPU of the LLC, of the node. An idle CPU takes work from its
+ * own LLC's queue first, then steals from the other LLCs of its node, then from farther away.
+ *
+ * Core compaction. User space (every 100 ms) measures utilisation and chooses the smallest set
+ * of cores, highest capacity first, that carries it with headroom; it writes that active set
+ * into the ctl map. While compaction is on, placement only looks at active CPUs, and the others
+ * stay idle so they can sleep deeply. When the active CPUs cannot keep up (none idle and work
+ * already waiting) a waking task takes an idle inactive CPU at once, which joins the active set
+ * until user space decides again: a load rise is never held back for a tick. Frequency hints
+ * (scx_bpf_cpuperf_set, where the kernel has it) follow the running task's criticality, or ask
+ * for the maximum in performance mode.
+ */
+#include <scx/common.bpf.h>
+#include <scx/counters.bpf.h>
+#include <scx/wakefreq.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Filled by user space from scx_topology before load. */
+const volatile u32 nr_llcs = 1;
+const volatile u32 nr_cpu_ids = 1;
+const volatile u32 nr_cores = 1;
+/* Slices: the maximum (nobody waits), the target latency shared under contention, the floor. */
+const volatile u64 slice_max_ns = 20ULL * 1000 * 1000;
+const volatile u64 target_latency_ns = 10ULL * 1000 * 1000;
+const volatile u64 slice_min_ns = 1000ULL * 1000;
+const volatile bool preempt_enabled = true;
+/* A victim's bursts must average at least this long. */
+const volatile u64 preempt_min_run_ns = 500ULL * 1000;
+/* The kernel's SCX_ENQ_PREEMPT, from its BTF (0: none; no preemption). */
+const volatile u64 enq_preempt_flag;
+/* Per CPU: its LLC (MAX_LLCS when unused), core index; per LLC: its node. */
+const volatile u32 cpu_llc[MAX_CPUS];
+const volatile u32 cpu_core[MAX_CPUS];
+const volatile u32 llc_node[MAX_LLCS];
+/* The CPUs of LLC l are llc_cpus[llc_cpu_start[l] .. llc_cpu_start[l] + llc_nr_cpus[l]]. */
+const volatile u32 llc_cpus[MAX_CPUS];
+const volatile u32 llc_cpu_start[MAX_LLCS];
+const volatile u32 llc_nr_cpus[MAX_LLCS];
+
+/*
+ * Criticality scale: each unit of lc moves the deadline earlier by LC_UNIT_NS, up to LC_MAX
+ * units. The window is a small multiple of the target latency: enough to order a frame before
+ * a hog, not enough to let a critical task run far ahead of its share.
+ */
+#define LC_MAX	     40
+#define LC_UNIT_NS   (250ULL * 1000)
+#define LC_WINDOW_NS (LC_MAX * LC_UNIT_NS)
+/* The burst length against which shortness is scored (the 10 ms of the lc formula). */
+#define LC_RUNTIME_REF (10ULL * 1000 * 1000)
+/* A burst longer than this counts as this long (keeps the EWMA in range). */
+#define BURST_CAP_NS (1000ULL * 1000 * 1000)
+/* A victim must have run this long since it last started: no preempting a task right away. */
+#define PREEMPT_GRACE_NS (50ULL * 1000)
+/* lc at or above which a task asks for the highest frequency. */
+#define LC_PERF_FULL 12
+
+SCX_UEI_DEFINE();
+
+struct mask_slot {
+	struct bpf_cpumask __kptr *mask;
+};
+
+#define MASK_ARRAY(name, n)                                                                        \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(max_entries, n);                                                            \
+		__type(key, u32);                                                                  \
+		__type(value, struct mask_slot);                                                   \
+	} name SEC(".maps")
+
+MASK_ARRAY(llc_masks, MAX_LLCS);
+MASK_ARRAY(node_masks, MAX_NODES);
+MASK_ARRAY(core_masks, MAX_CORES);
+/* The active set as the BPF side applies it (user space's choice plus its own expansions). */
+MASK_ARRAY(active_mask, 1);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} scratch_mask SEC(".maps");
+
+/* User space's decisions (struct lavd_ctl), one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct lavd_ctl);
+} ctl SEC(".maps");
+
+/*
+ * CPUs the BPF side added to the active set since user space last looked (bit c of word c / 64);
+ * user space folds them into its next decision and clears them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CPU_WORDS);
+	__type(key, u32);
+	__type(value, u64);
+} expanded SEC(".maps");
+
+/* The ctl sequence number the active mask was last rebuilt for. */
+u64 applied_seq;
+
+struct llc_ctx {
+	/* vtime of the latest task that started running in this LLC */
+	u64 vtime_now;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_LLCS);
+	__type(key, u32);
+	__type(value, struct llc_ctx);
+} llc_ctxs SEC(".maps");
+
+struct task_ctx {
+	u64 vtime;
+	u64 deadline;
+	u32 llc;
+	/* effective criticality: own plus what it inherited from its waker */
+	u32 lc;
+	u64 last_run_at;
+	/* CPU time since it last woke up, and the average of that per wake-up */
+	u64 burst;
+	u64 avg_burst;
+	u64 wake_freq;
+	u64 last_wake_at;
+	u64 wait_freq;
+	u64 last_wait_at;
+	/* slice left over when a preemption cut its last run short: added to the next one */
+	u64 slice_boost;
+	/* this run's slice was boosted: the contention trim in tick leaves it alone */
+	bool boosted;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+/* What each CPU runs, for choosing a preemption victim (read from other CPUs, racily). */
+struct cpu_run {
+	u64 deadline;
+	/* when the current run started; 0 when the CPU runs no task of ours */
+	u64 started_at;
+	u64 avg_burst;
+	/* the slice the run started with (trimmed by tick): what a preemption cuts short */
+	u64 slice;
+	u32 lc;
+	/* the last frequency hint given (0: none yet) */
+	u32 perf;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct cpu_run);
+} cpu_runs SEC(".maps");
+
+SCX_COUNTERS_DEFINE(stats, LAVD_NR_STATS);
+
+static void stat_inc(u32 idx)
+{
+	scx_counter_inc(&stats, idx);
+}
+
+static struct bpf_cpumask *mask_of(void *map, u32 idx)
+{
+	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
+
+	return slot ? slot->mask : NULL;
+}
+
+/* Table lookups with the bounds check next to the access, for the verifier. */
+static u32 llc_of_cpu(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= MAX_CPUS)
+		return MAX_LLCS;
+	return cpu_llc[c];
+}
+
+static u32 core_of_cpu(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= MAX_CPUS)
+		return 0;
+	return cpu_core[c];
+}
+
+static u32 node_of_llc(u32 llc)
+{
+	barrier_var(llc);
+	if (llc >= MAX_LLCS)
+		return 0;
+	return llc_node[llc];
+}
+
+static u32 llc_cpu_count(u32 llc)
+{
+	barrier_var(llc);
+	if (llc >= MAX_LLCS)
+		return 1;
+	return llc_nr_cpus[llc] ?: 1;
+}
+
+static struct llc_ctx *llc_ctx(u32 llc)
+{
+	return bpf_map_lookup_elem(&llc_ctxs, &llc);
+}
+
+static struct task_ctx *task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, NULL, 0);
+}
+
+static struct cpu_run *cpu_run(s32 cpu)
+{
+	u32 c = cpu;
+
+	return bpf_map_lookup_elem(&cpu_runs, &c);
+}
+
+static struct lavd_ctl *get_ctl(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ctl, &zero);
+}
+
+static bool compacting(void)
+{
+	struct lavd_ctl *c = get_ctl();
+
+	return c && c->compact;
+}
+
+/* Rebuild the active mask when user space published a new set (one CPU does it). */
+static void refresh_active(void)
+{
+	struct lavd_ctl *c = get_ctl();
+	struct bpf_cpumask *m;
+	u64 seq, old;
+	u32 i;
+
+	if (!c)
+		return;
+	seq = c->seq;
+	old = applied_seq;
+	if (seq == old || __sync_val_compare_and_swap(&applied_seq, old, seq) != old)
+		return;
+	m = mask_of(&active_mask, 0);
+	if (!m)
+		return;
+	bpf_for(i, 0, nr_cpu_ids)
+	{
+		u32 w = (i / 64) & (MAX_CPU_WORDS - 1);
+
+		if (c->active[w] & (1ULL << (i & 63)))
+			bpf_cpumask_set_cpu(i, m);
+		else
+			bpf_cpumask_clear_cpu(i, m);
+	}
+}
+
+static bool cpu_active(s32 cpu)
+{
+	struct bpf_cpumask *m;
+
+	if (!compacting())
+		return true;
+	m = mask_of(&active_mask, 0);
+	return !m || bpf_cpumask_test_cpu(cpu, cast_mask(m));
+}
+
+/* @cpu joins the active set now; user space hears of it at its next tick. */
+static void expand_to(s32 cpu)
+{
+	struct bpf_cpumask *m = mask_of(&active_mask, 0);
+	u32 w = ((u32)cpu / 64) & (MAX_CPU_WORDS - 1);
+	u64 *word = bpf_map_lookup_elem(&expanded, &w);
+
+	if (m)
+		bpf_cpumask_set_cpu(cpu, m);
+	if (word)
+		__sync_fetch_and_or(word, 1ULL << (cpu & 63));
+	stat_inc(STAT_EXPAND);
+}
+
+/*
+ * An idle CPU among @level's CPUs that @p may use, or -1; with @active_only and compaction on,
+ * among the active ones only. The idle bit is cleared (claimed) when one is found.
+ */
+static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags,
+			bool active_only)
+{
+	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
+	struct bpf_cpumask *act;
+
+	if (!tmp || !level)
+		return -1;
+	bpf_cpumask_and(tmp, cast_mask(level), p->cpus_ptr);
+	if (active_only && compacting()) {
+		act = mask_of(&active_mask, 0);
+		if (act)
+			bpf_cpumask_and(tmp, cast_mask(tmp), cast_mask(act));
+	}
+	return scx_bpf_pick_idle_cpu(cast_mask(tmp), flags);
+}
+
+/* How many CPUs of @llc are active (all of them without compaction). */
+static u32 llc_active_cpus(u32 llc)
+{
+	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
+	struct bpf_cpumask *lm = mask_of(&llc_masks, llc);
+	struct bpf_cpumask *act = mask_of(&active_mask, 0);
+
+	if (!compacting() || !tmp || !lm || !act)
+		return llc_cpu_count(llc);
+	bpf_cpumask_and(tmp, cast_mask(lm), cast_mask(act));
+	return bpf_cpumask_weight(cast_mask(tmp));
+}
+
+/* Own criticality from the three behaviour rates, as of @now. */
+static u32 own_lc(struct task_ctx *tctx, u64 now)
+{
+	u64 wake = scx_decayed_freq(tctx->wake_freq, tctx->last_wake_at, now);
+	u64 wait = scx_decayed_freq(tctx->wait_freq, tctx->last_wait_at, now);
+	u64 shortness = LC_RUNTIME_REF / (tctx->avg_burst + 1);
+	u32 lc;
+
+	lc = scx_log2_u64(1 + scx_min(wake, 100000)) + scx_log2_u64(1 + scx_min(wait, 100000)) +
+	     scx_log2_u64(1 + shortness);
+	return lc < LC_MAX ? lc : LC_MAX;
+}
+
+/* The deadline of @p if its vtime were @vtime. */
+static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vtime)
+{
+	u64 run = scx_min(tctx->avg_burst, slice_max_ns);
+	u32 lc = tctx->lc < LC_MAX ? tctx->lc : LC_MAX;
+
+	return vtime + LC_WINDOW_NS + run * 100 / p->scx.weight - lc * LC_UNIT_NS;
+}
+
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
+{
+	return deadline_at(p, tctx, tctx->vtime);
+}
+
+/*
+ * The slice for a task of @llc: the maximum when nobody waits there, else the target latency
+ * shared among the CPUs' runnable tasks, between the floor and the target.
+ */
+static u64 llc_slice(u32 llc)
+{
+	u64 queued = llc < MAX_LLCS ? scx_bpf_dsq_nr_queued(llc) : 0;
+	u64 nr_cpus, slice;
+
+	if (!queued)
+		return slice_max_ns;
+	nr_cpus = llc_cpu_count(llc);
+	slice = target_latency_ns * nr_cpus / (nr_cpus + queued);
+	return scx_clamp(slice, slice_min_ns, target_latency_ns);
+}
+
+/* @p's slice: its LLC's, plus what a preemption took from its previous run. */
+static u64 task_slice(struct task_ctx *tctx, u32 llc)
+{
+	u64 slice = llc_slice(llc);
+
+	if (!tctx)
+		return slice;
+	tctx->boosted = false;
+	if (tctx->slice_boost) {
+		slice = scx_min(slice + tctx->slice_boost, slice_max_ns);
+		tctx->slice_boost = 0;
+		tctx->boosted = true;
+		stat_inc(STAT_SLICE_BOOST);
+	}
+	return slice;
+}
+
+/* Move @tctx to @llc, keeping its vtime's distance from the LLC's front. */
+static void set_llc(struct task_ctx *tctx, u32 llc)
+{
+	struct llc_ctx *from, *to;
+
+	if (tctx->llc == llc || llc >= MAX_LLCS)
+		return;
+	from = llc_ctx(tctx->llc);
+	to = llc_ctx(llc);
+	if (from && to)
+		tctx->vtime = tctx->vtime - from->vtime_now + to->vtime_now;
+	tctx->llc = llc;
+}
+
+/*
+ * A waking task banks at most one maximum slice of credit. Only on wake-up: a task queued again
+ * at the end of its slice keeps its vtime, or a lighter task's faster-growing vtime would pull
+ * a heavier one up at every slice and nice would stop dividing time.
+ */
+static void clamp_vtime(struct task_ctx *tctx, u64 enq_flags)
+{
+	struct llc_ctx *lctx = llc_ctx(tctx->llc);
+
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || !lctx)
+		return;
+	if (vtime_before(tctx->vtime, lctx->vtime_now - slice_max_ns))
+		tctx->vtime = lctx->vtime_now - slice_max_ns;
+}
+
+/*
+ * Whether @prev, whose slice ended but which is still runnable, should keep its CPU rather than
+ * make way for the head of @llc's queue: the kernel asks for a dispatch before it queues @prev
+ * again, and without this two tasks sharing a CPU would alternate whatever their weights.
+ */
+static bool prev_goes_on(struct task_struct *prev, u32 llc, u64 now)
+{
+	struct task_struct *head;
+	struct task_ctx *tctx;
+	u64 vtime;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
+		return false;
+	tctx = task_ctx(prev);
+	if (!tctx)
+		return false;
+	head = scx_bpf_dsq_peek(llc);
+	if (!head)
+		return true;
+	vtime = tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
+	return vtime_before(deadline_at(prev, tctx, vtime), head->scx.dsq_vtime);
+}
+
+static bool preemption_possible(void)
+{
+	return preempt_enabled && enq_preempt_flag;
+}
+
+/*
+ * Whether the task running on @cpu may be preempted by a waking task (@tctx, deadline already
+ * computed): it is one of ours and has run a little since it started, its deadline is later by
+ * more than the slice floor, it is no more latency-critical, and its bursts are long and at
+ * least four times the wakee's.
+ */
+static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now)
+{
+	struct cpu_run *r = cpu_run(cpu);
+
+	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline))
+		return false;
+	return now - r->started_at >= PREEMPT_GRACE_NS && r->lc <= tctx->lc &&
+	       r->avg_burst >= preempt_min_run_ns && tctx->avg_burst * 4 <= r->avg_burst;
+}
+
+/* A random CPU of @llc, or -1. */
+static s32 random_cpu_of(u32 llc)
+{
+	u32 start, n;
+
+	if (llc >= MAX_LLCS)
+		return -1;
+	start = llc_cpu_start[llc];
+	n = llc_nr_cpus[llc];
+	if (!n || start >= MAX_CPUS)
+		return -1;
+	return llc_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
+}
+
+/*
+ * The CPU to preempt for @p, or -1: among @prev_cpu and two random CPUs of @llc that @p may
+ * use, those worth preempting; the latest deadline wins. The winner's recorded deadline is
+ * reset so that a second waker does not pick the same victim before it has switched.
+ */
+static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu, u32 llc, u64 now)
+{
+	s32 best = -1, cands[3];
+	u64 best_deadline = 0;
+	struct cpu_run *r;
+	u32 i;
+
+	if (!preemption_possible())
+		return -1;
+	cands[0] = llc_of_cpu(prev_cpu) == llc ? prev_cpu : -1;
+	cands[1] = random_cpu_of(llc);
+	cands[2] = random_cpu_of(llc);
+	for (i = 0; i < 3; i++) {
+		s32 cpu = cands[i];
+
+		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+		    !worth_preempting(cpu, tctx, now))
+			continue;
+		r = cpu_run(cpu);
+		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
+			best = cpu;
+			best_deadline = r->deadline;
+		}
+	}
+	if (best < 0)
+		return -1;
+	r = cpu_run(best);
+	if (!r || __sync_val_compare_and_swap(&r->deadline, best_deadline, 0) != best_deadline)
+		return -1;
+	return best;
+}
+
+static void preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags)
+{
+	stat_inc(STAT_PREEMPT);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc_of_cpu(cpu)),
+		       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+}
+
+s32 BPF_STRUCT_OPS(lavd_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	u32 llc = llc_of_cpu(prev_cpu);
+	s32 cpu;
+
+	if (tctx && tctx->llc < MAX_LLCS)
+		llc = tctx->llc;
+	if (llc_of_cpu(prev_cpu) == llc && cpu_active(prev_cpu) &&
+	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		stat_inc(STAT_IDLE_PREV);
+		cpu = prev_cpu;
+		goto found;
+	}
+	if (llc >= MAX_LLCS || p->nr_cpus_allowed == 1)
+		return prev_cpu;
+	if (llc_of_cpu(prev_cpu) == llc) {
+		cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0, true);
+		if (cpu >= 0) {
+			stat_inc(STAT_IDLE_CORE);
+			goto found;
+		}
+	}
+	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), SCX_PICK_IDLE_CORE, true);
+	if (cpu < 0)
+		cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, true);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_LLC);
+		goto found;
+	}
+	cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, true);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_NODE);
+		goto found;
+	}
+	return prev_cpu;
+found:
+	if (tctx)
+		tctx->deadline = task_deadline(p, tctx);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(tctx, llc_of_cpu(cpu)), 0);
+	return cpu;
+}
+
+/*
+ * A task that may only run on @cpu. Where the kernel can kick CPUs, it waits in the LLC's queue
+ * in deadline order like everyone else (nice holds between tasks pinned to one CPU) and @cpu is
+ * woken if idle. Where it cannot (Debian 7.1, 7.2), it goes straight onto the CPU.
+ */
+static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
+			   u64 now)
+{
+	u32 llc = llc_of_cpu(cpu);
+
+	stat_inc(STAT_PINNED);
+	if (!tctx || llc >= MAX_LLCS || !bpf_ksym_exists(scx_bpf_kick_cpu)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		return;
+	}
+	set_llc(tctx, llc);
+	clamp_vtime(tctx, enq_flags);
+	tctx->deadline = task_deadline(p, tctx);
+	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible() &&
+	    worth_preempting(cpu, tctx, now)) {
+		preempt_cpu(p, tctx, cpu, enq_flags);
+		return;
+	}
+	stat_inc(STAT_QUEUED);
+	scx_dsq_insert_vtime(p, llc, task_slice(tctx, llc), tctx->deadline, enq_flags);
+	scx_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/*
+ * Compaction's way out: the active CPUs of @llc are all busy and enough work already waits
+ * (ctl's expand_backlog per active CPU), so take an idle inactive CPU (the LLC's, then the
+ * node's) at once. Returns it, or -1.
+ */
+static s32 expand_for(struct task_struct *p, u32 llc)
+{
+	s32 cpu;
+
+	struct lavd_ctl *c = get_ctl();
+	u32 backlog;
+
+	if (!c || !c->compact)
+		return -1;
+	backlog = c->expand_backlog ?: 1;
+	if (scx_bpf_dsq_nr_queued(llc) < (u64)backlog * llc_active_cpus(llc))
+		return -1;
+	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
+	if (cpu < 0)
+		cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, false);
+	if (cpu >= 0)
+		expand_to(cpu);
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
+	struct task_ctx *tctx = task_ctx(p);
+	u64 now = scx_now();
+	u32 llc;
+
+	if (!tctx || p->nr_cpus_allowed == 1) {
+		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
+		return;
+	}
+	if (tctx->llc >= MAX_LLCS)
+		set_llc(tctx, llc_of_cpu(prev_cpu));
+	llc = tctx->llc;
+	if (llc >= MAX_LLCS) {
+		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
+		return;
+	}
+	clamp_vtime(tctx, enq_flags);
+	tctx->deadline = task_deadline(p, tctx);
+
+	/*
+	 * A CPU may have gone idle since select_cpu looked (or select_cpu was not called).
+	 * Inserting on a remote local queue wakes that CPU without a kick.
+	 */
+	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, true);
+	if (cpu >= 0) {
+		stat_inc(STAT_IDLE_LLC);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		return;
+	}
+	if (enq_flags & SCX_ENQ_WAKEUP) {
+		cpu = pick_victim(p, tctx, prev_cpu, llc, now);
+		if (cpu >= 0) {
+			preempt_cpu(p, tctx, cpu, enq_flags);
+			return;
+		}
+	}
+	cpu = expand_for(p, llc);
+	if (cpu >= 0) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		return;
+	}
+	stat_inc(STAT_QUEUED);
+	scx_dsq_insert_vtime(p, llc, task_slice(tctx, llc), tctx->deadline, enq_flags);
+}
+
+void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u32 llc = llc_of_cpu(cpu), node, i;
+	u64 now = scx_now();
+
+	refresh_active();
+	if (llc >= MAX_LLCS)
+		return;
+	if (prev_goes_on(prev, llc, now)) {
+		struct task_ctx *tctx = task_ctx(prev);
+		struct cpu_run *r = cpu_run(cpu);
+		u64 slice = llc_slice(llc);
+
+		scx_task_set_slice(prev, slice);
+		if (tctx && r)
+			r->slice = now - tctx->last_run_at + slice;
+		return;
+	}
+	if (scx_dsq_move_to_local(llc)) {
+		stat_inc(STAT_DISPATCH_LOCAL);
+		return;
+	}
+	/* An inactive CPU serves its own LLC's backlog but does not go looking for work. */
+	if (!cpu_active(cpu))
+		return;
+	node = node_of_llc(llc);
+	bpf_for(i, 0, 2)
+	{
+		bool near = i == 0;
+		u32 j;
+
+		bpf_for(j, 1, nr_llcs)
+		{
+			u32 l = (llc + j) % nr_llcs;
+
+			if ((node_of_llc(l) == node) != near)
+				continue;
+			if (scx_dsq_move_to_local(l)) {
+				stat_inc(STAT_STEAL);
+				return;
+			}
+		}
+	}
+}
+
+void BPF_STRUCT_OPS(lavd_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_struct *waker;
+	struct task_ctx *tctx, *wctx;
+	u64 now = scx_now();
+	u32 own;
+
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	own = own_lc(tctx, now);
+	tctx->lc = own;
+	if (scx_in_interrupt())
+		return;
+	waker = bpf_get_current_task_btf();
+	if (!waker->pid || waker == p)
+		return;
+	wctx = task_ctx(waker);
+	if (!wctx)
+		return;
+	wctx->wake_freq = scx_ewma4(wctx->wake_freq, scx_freq_of_gap(now - wctx->last_wake_at));
+	wctx->last_wake_at = now;
+	/* Half of a more critical waker's lead carries over to its wakee, until the wakee sleeps.
+	 */
+	if (wctx->lc > own)
+		tctx->lc = own + (wctx->lc - own) / 2;
+}
+
+/* A frequency hint for @tctx's run: full for critical tasks, scaled down for the others. */
+static u32 task_perf(struct task_ctx *tctx, struct lavd_ctl *c)
+{
+	u32 perf;
+
+	if (!c || c->perf_max || tctx->lc >= LC_PERF_FULL)
+		return SCX_CPUPERF_ONE;
+	perf = SCX_CPUPERF_ONE * (tctx->lc + 4) / (LC_PERF_FULL + 4);
+	return perf < SCX_CPUPERF_ONE / 4 ? SCX_CPUPERF_ONE / 4 : perf;
+}
+
+void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	/* p's CPU, not this one: while the scheduler attaches, running is called from elsewhere */
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_run *r = cpu_run(cpu);
+	struct llc_ctx *lctx;
+	u64 now = scx_now();
+
+	if (!tctx)
+		return;
+	tctx->last_run_at = now;
+	set_llc(tctx, llc_of_cpu(cpu));
+	lctx = llc_ctx(tctx->llc);
+	if (lctx && vtime_before(lctx->vtime_now, tctx->vtime))
+		lctx->vtime_now = tctx->vtime;
+	if (!r)
+		return;
+	r->deadline = tctx->deadline;
+	r->avg_burst = tctx->avg_burst;
+	r->lc = tctx->lc;
+	r->slice = p->scx.slice;
+	r->started_at = now;
+	if (bpf_ksym_exists(scx_bpf_cpuperf_set)) {
+		u32 perf = task_perf(tctx, get_ctl());
+
+		if (perf != r->perf) {
+			scx_bpf_cpuperf_set(cpu, perf);
+			r->perf = perf;
+		}
+	}
+}
+
+void BPF_STRUCT_OPS(lavd_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct cpu_run *r = cpu_run(scx_bpf_task_cpu(p));
+	u64 now = scx_now(), ran, given = 0;
+
+	if (r) {
+		r->started_at = 0;
+		given = r->slice;
+	}
+	if (!tctx)
+		return;
+	ran = now - tctx->last_run_at;
+	tctx->vtime += ran * 100 / p->scx.weight;
+	tctx->burst = scx_min(tctx->burst + ran, BURST_CAP_NS);
+	if (!runnable)
+		return;
+	/*
+	 * Still runnable well before its slice was used up: a preemption cut this run short (the
+	 * kernel zeroes the victim's slice, so the slice it started with tells what was left).
+	 */
+	if (given < SCX_SLICE_INF && ran + PREEMPT_GRACE_NS < given)
+		tctx->slice_boost = scx_min(given - ran, slice_max_ns);
+	/* A task that keeps running without blocking: let its average see the burst grow. */
+	if (tctx->burst > tctx->avg_burst)
+		tctx->avg_burst = scx_ewma4(tctx->avg_burst, tctx->burst);
+}
+
+void BPF_STRUCT_OPS(lavd_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx;
+	u64 now = scx_now();
+
+	if (!(deq_flags & SCX_DEQ_SLEEP))
+		return;
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	tctx->wait_freq = scx_ewma4(tctx->wait_freq, scx_freq_of_gap(now - tctx->last_wait_at));
+	tctx->last_wait_at = now;
+	tctx->avg_burst = scx_ewma4(tctx->avg_burst, tctx->burst);
+	tctx->burst = 0;
+	tctx->slice_boost = 0;
+}
+
+void BPF_STRUCT_OPS(lavd_tick, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	u64 slice;
+
+	refresh_active();
+	/* Waiters arrived since this run started: trim it to the contended slice. */
+	if (tctx && tctx->boosted)
+		return;
+	slice = llc_slice(llc_of_cpu(scx_bpf_task_cpu(p)));
+	if (p->scx.slice > slice) {
+		struct cpu_run *r = cpu_run(scx_bpf_task_cpu(p));
+
+		scx_task_set_slice(p, slice);
+		/* the run now ends at slice from here: keep the preemption test in step */
+		if (r && tctx)
+			r->slice = scx_now() - tctx->last_run_at + slice;
+	}
+}
+
+void BPF_STRUCT_OPS(lavd_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	u32 llc = llc_of_cpu(scx_bpf_task_cpu(p));
+	struct llc_ctx *lctx;
+
+	if (!tctx)
+		return;
+	tctx->llc = llc < MAX_LLCS ? llc : 0;
+	lctx = llc_ctx(tctx->llc);
+	tctx->vtime = lctx ? lctx->vtime_now : 0;
+}
+
+s32 BPF_STRUCT_OPS(lavd_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Give every slot of @map below @n a fresh empty cpumask. */
+static s32 create_masks(void *map, u32 n)
+{
+	u32 i;
+
+	bpf_for(i, 0, n)
+	{
+		struct mask_slot *slot = bpf_map_lookup_elem(map, &i);
+		struct bpf_cpumask *mask;
+
+		if (!slot)
+			return -ENOENT;
+		mask = bpf_cpumask_create();
+		if (!mask)
+			return -ENOMEM;
+		scx_cpumask_swap(&slot->mask, mask);
+	}
+	return 0;
+}
+
+static void set_in(void *map, u32 idx, s32 cpu)
+{
+	struct bpf_cpumask *mask = mask_of(map, idx);
+
+	if (mask)
+		bpf_cpumask_set_cpu(cpu, mask);
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(lavd_init)
+{
+	u32 i;
+	s32 ret;
+
+	if ((ret = create_masks(&llc_masks, nr_llcs)) ||
+	    (ret = create_masks(&node_masks, MAX_NODES)) ||
+	    (ret = create_masks(&core_masks, nr_cores)) || (ret = create_masks(&active_mask, 1)))
+		return ret;
+	bpf_for(i, 0, nr_cpu_ids)
+	{
+		u32 zero = 0;
+		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
+		struct bpf_cpumask *mask;
+
+		if (!slot)
+			continue;
+		mask = bpf_cpumask_create();
+		if (!mask)
+			return -ENOMEM;
+		scx_cpumask_swap(&slot->mask, mask);
+	}
+
+	bpf_rcu_read_lock();
+	bpf_for(i, 0, nr_cpu_ids)
+	{
+		u32 llc = llc_of_cpu(i);
+
+		if (llc >= MAX_LLCS)
+			continue;
+		set_in(&llc_masks, llc, i);
+		set_in(&node_masks, node_of_llc(llc), i);
+		set_in(&core_masks, core_of_cpu(i), i);
+		/* Until user space decides, every CPU is active. */
+		set_in(&active_mask, 0, i);
+	}
+	bpf_rcu_read_unlock();
+
+	bpf_for(i, 0, nr_llcs)
+	{
+		ret = scx_bpf_create_dsq(i, node_of_llc(i));
+		if (ret) {
+			scx_bpf_error("creating the queue of LLC %u failed: %d", i, ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void BPF_STRUCT_OPS(lavd_exit, struct scx_exit_info *ei)
+{
+	scx_uei_record(ei);
+}
+
+SCX_OPS_DEFINE(lavd_ops, .select_cpu = (void *)lavd_select_cpu, .enqueue = (void *)lavd_enqueue,
+	       .dispatch = (void *)lavd_dispatch, .runnable = (void *)lavd_runnable,
+	       .running = (void *)lavd_running, .stopping = (void *)lavd_stopping,
+	       .quiescent = (void *)lavd_quiescent, .tick = (void *)lavd_tick,
+	       .enable = (void *)lavd_enable, .init_task = (void *)lavd_init_task,
+	       .init = (void *)lavd_init, .exit = (void *)lavd_exit, .timeout_ms = 10000,
+	       .name = "lavd");

@@ -1,0 +1,191 @@
+#!/bin/sh
+# In a 4-CPU guest, with scx_lavd attached:
+#   powersave    one ~20 % task plus three ~2 % sleepers: at least 2 of the 4 CPUs stay >= 95 % idle
+#                over 10 s; then 4 CPU hogs start and all 4 CPUs are >= 80 % busy between 1.0
+#                and 1.5 s after
+#   performance  the same light load is spread: fewer CPUs stay >= 95 % idle than in powersave,
+#                and at least 3 CPUs do some of the work
+#   fairness     nice 0 and nice 5 hogs sharing CPU 3 get CPU time 3.0 +- 10 % (1024 : 335)
+#   starvation   a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
+#                warning, still attached
+# Prints "LAVD <check> PASS|FAIL <detail>" lines and exits with the number of failures.
+STRESS_SECS=${STRESS_SECS:-30}
+LAVD=${LAVD:-/usr/bin/scx_lavd}
+failures=0
+pass() { echo "LAVD $1 PASS ${2:-}"; }
+fail() {
+	echo "LAVD $1 FAIL ${2:-}"
+	failures=$((failures + 1))
+}
+
+hog() { while :; do :; done; }
+
+# cpu_busy SECS: per-CPU busy percent over SECS, "97 99 3 0" (cpu0 first).
+cpu_busy() {
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.a
+	sleep "$1"
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.b
+	paste /tmp/stat.a /tmp/stat.b | awk '{
+		n = (NF - 2) / 2; ta = 0; tb = 0
+		for (i = 2; i <= n + 1; i++) ta += $i
+		for (i = n + 3; i <= NF; i++) tb += $i
+		ia = $5 + $6; ib = $(n + 1 + 5) + $(n + 1 + 6)
+		busy = (tb - ta) - (ib - ia)
+		printf "%d ", (tb - ta) ? 100 * busy / (tb - ta) : 0
+	}'
+}
+
+# count_below LIMIT LIST: how many of the numbers in LIST are <= LIMIT.
+count_below() { echo "$2" | tr ' ' '\n' | awk -v l="$1" '$1 != "" && $1 <= l { n++ } END { print n + 0 }'; }
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# start ARGS...: attach scx_lavd with ARGS, wait until it is enabled.
+start() {
+	dmesg -c >/dev/null
+	/vmtest/scx_vmtest guest-exec -- "$LAVD" --stats 1 "$@" >>/tmp/lavd.log 2>&1 &
+	pid=$!
+	i=0
+	while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = lavd ] || fail attach "$*"
+}
+
+# stop: detach scx_lavd, check its exit status.
+detach_failed=0
+stop() {
+	kill -INT $pid
+	wait $pid
+	st=$?
+	[ $st = 0 ] || {
+		fail detach "status $st after $*"
+		detach_failed=1
+	}
+	i=0
+	while [ "$(cat /sys/kernel/sched_ext/state)" != disabled ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# Loop iterations of the shell that take about 20 ms of CPU here (the emulator's speed varies
+# with the host's load, so it is measured in the guest, over about a second).
+calibrate() {
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	i=0
+	while [ $i -lt 20000 ]; do i=$((i + 1)); done
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "$t0 $t1" | awk '{ d = $2 - $1; if (d < 0.05) d = 0.05; printf "%d", 20000 * 0.02 / d }'
+}
+
+# light_load: one task near 20 % of a CPU (20 ms of work, then a 100 ms sleep, whose fork and
+# exec cost a few ms more) and three sleepers waking every second. (stress-ng's --cpu-load does
+# no work under this emulator.)
+light_load() {
+	(while :; do
+		i=0
+		while [ $i -lt "$work" ]; do i=$((i + 1)); done
+		sleep 0.1
+	done) &
+	light="$!"
+	for n in 1 2 3; do
+		(while :; do sleep 1; done) &
+		light="$light $!"
+	done
+}
+
+stop_light() {
+	kill $light 2>/dev/null
+	wait $light 2>/dev/null
+}
+
+work=$(calibrate)
+echo "LAVD info: $work loop iterations per 20 ms of CPU"
+
+# --- powersave: compaction, then expansion under hogs.
+start --powersave
+light_load
+sleep 3 # loading costs CPU time for a while; the set shrinks after 0.5 s of low load
+ps_busy=$(cpu_busy 10)
+ps_idle=$(count_below 5 "$ps_busy")
+if [ "$ps_idle" -ge 2 ]; then
+	pass compaction "powersave: $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)"
+else
+	fail compaction "powersave: only $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)"
+fi
+hogs=
+for n in 1 2 3 4; do
+	hog &
+	hogs="$hogs $!"
+done
+sleep 1
+busy=$(cpu_busy 0.5)
+low=$(count_below 79 "$busy")
+if [ "$low" = 0 ]; then
+	pass expansion "4 hogs: every CPU >= 80 % busy 1.0-1.5 s after they started (busy %: $busy)"
+else
+	fail expansion "4 hogs: $low CPU(s) under 80 % busy 1.0-1.5 s after they started (busy %: $busy)"
+fi
+kill $hogs 2>/dev/null
+wait $hogs 2>/dev/null
+stop_light
+stop
+
+# --- performance: the same light load spreads.
+start --performance
+light_load
+sleep 3
+pf_busy=$(cpu_busy 10)
+pf_idle=$(count_below 5 "$pf_busy")
+pf_used=$(echo "$pf_busy" | tr ' ' '\n' | awk '$1 != "" && $1 >= 1 { n++ } END { print n + 0 }')
+if [ "$pf_idle" -lt "$ps_idle" ] && [ "$pf_used" -ge 3 ]; then
+	pass spread "performance: $pf_used CPUs >= 1 % busy, $pf_idle >= 95 % idle (busy %: $pf_busy)"
+else
+	fail spread "performance: $pf_used CPUs >= 1 % busy, $pf_idle >= 95 % idle, powersave had $ps_idle (busy %: $pf_busy)"
+fi
+stop_light
+stop
+
+# --- default mode (autopilot): fairness and the stress mix.
+start
+hog &
+a=$!
+hog &
+b=$!
+renice -n 5 -p $b >/dev/null
+taskset -p 8 $a >/dev/null
+taskset -p 8 $b >/dev/null
+sleep 2
+a0=$(ticks $a) b0=$(ticks $b)
+sleep 8
+a1=$(ticks $a) b1=$(ticks $b)
+kill $a $b 2>/dev/null
+wait $a $b 2>/dev/null
+da=$((a1 - a0)) db=$((b1 - b0))
+# ratio x100, expected 306 (1024 / 335), +-10 %
+ratio=$((db > 0 ? 100 * da / db : 0))
+if [ $ratio -ge 275 ] && [ $ratio -le 337 ]; then
+	pass fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio"
+else
+	fail fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio (want 275..337)"
+fi
+
+stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" >/tmp/stress.log 2>&1
+st=$?
+state=$(cat /sys/kernel/sched_ext/state)
+warn=$(dmesg | grep -iE 'stall|WARNING|BUG|Oops|sched_ext: .*(error|disabled)' | head -n 3)
+if [ $st = 0 ] && [ "$state" = enabled ] && kill -0 $pid 2>/dev/null && [ -z "$warn" ]; then
+	pass starvation "stress-ng ${STRESS_SECS}s"
+else
+	fail starvation "stress-ng status $st, state $state, dmesg: $warn"
+	tail -n 5 /tmp/stress.log
+fi
+stop
+[ $detach_failed = 0 ] && pass detach "all three runs exited 0"
+echo "---- scx_lavd's messages ----"
+grep -v '^  ' /tmp/lavd.log | grep -v 'stats (rates' | head -n 40
+echo "---- scx_lavd's last stats ----"
+tail -n 22 /tmp/lavd.log
+exit $failures
