@@ -157,18 +157,19 @@ fn guest_script(scheds: &[SchedArg], scenarios: &[Scenario], resp_limits: &[u32]
     script
 }
 
-/// The guest paths of the distinct scheduler binaries, space-separated (the busy scenario's
-/// intruders).
+/// The distinct scheduler binaries of the run, one line each: guest path, then the arguments of
+/// its first `--sched` (the busy scenario's intruders: a scheduler that needs arguments to run
+/// at all, such as a config file, must get them to reach its attach).
 fn intruders(scheds: &[SchedArg]) -> String {
     let mut seen: Vec<&PathBuf> = Vec::new();
-    let mut out: Vec<&str> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for s in scheds {
         if !seen.contains(&&s.host) {
             seen.push(&s.host);
-            out.push(&s.guest);
+            out.push(format!("{} {}", s.guest, s.args).trim_end().to_string());
         }
     }
-    out.join(" ")
+    out.join("\n")
 }
 
 pub fn cmd_sched(o: SchedOpts) -> Result<i32> {
@@ -208,7 +209,7 @@ pub fn cmd_sched(o: SchedOpts) -> Result<i32> {
     let timeout = o.timeout.unwrap_or_else(|| {
         120 + scenarios
             .iter()
-            .map(|sc| sc.budget_secs(o.load_secs, intruders(&scheds).split(' ').count()))
+            .map(|sc| sc.budget_secs(o.load_secs, intruders(&scheds).lines().count()))
             .sum::<u64>()
     });
     let scenario_names = {
@@ -410,7 +411,12 @@ mod tests {
         assert!(script.contains(". /vmtest/scenario-expect-stall.sh\nRESP_LIMIT_MS=300\n"));
         assert_eq!(
             intruders(&scheds),
-            "/opt/sched/0/scx_simple /opt/sched/2/scx_stall"
+            "/opt/sched/0/scx_simple\n/opt/sched/2/scx_stall"
+        );
+        let with_args = [s(0, "scx_layered", "/b/scx_layered", "/etc/l.json")];
+        assert_eq!(
+            intruders(&with_args),
+            "/opt/sched/0/scx_layered /etc/l.json"
         );
     }
 }

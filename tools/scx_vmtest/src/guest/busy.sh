@@ -1,7 +1,7 @@
 # Scenario busy: with this scheduler attached, no other may attach or disturb it.
 #   attach -> every scheduler binary of this run (INTRUDERS, this one's included) is started
-#   without arguments and must exit 2 within 30 s, saying "another sched_ext scheduler is
-#   enabled ("<ops>")" -> the state must still read enabled with the same root/ops, the
+#   with the arguments of its first --sched and must exit 2 within 30 s, saying "another
+#   sched_ext scheduler is enabled ("<ops>")" -> the state must still read enabled with the same root/ops, the
 #   scheduler alive -> SIGINT -> exits 0, state disabled -> no oops and no sched_ext error.
 
 check() {
@@ -13,8 +13,9 @@ check() {
 	REFUSED=- UNDISTURBED=- DETACHED=no
 	if [ "$ATTACHED" = yes ]; then
 		REFUSED=yes UNDISTURBED=yes
-		for intruder in $INTRUDERS; do
-			out=$(timeout 30 "$intruder" 2>&1)
+		while read -r intruder iargs; do
+			# shellcheck disable=SC2086 # the arguments are meant to be split
+			out=$(timeout 30 "$intruder" $iargs 2>&1)
 			status=$?
 			echo "scx_vmtest: $intruder over $name -> exit $status: $out"
 			if [ "$status" != 2 ] || ! echo "$out" | grep -qF "another sched_ext scheduler is enabled (\"$OPS\")"; then
@@ -24,7 +25,9 @@ check() {
 				echo "scx_vmtest: $intruder disturbed $name: state $(scx_state), ops $(scx_ops)"
 				UNDISTURBED=no
 			fi
-		done
+		done <<EOF
+$INTRUDERS
+EOF
 	else
 		why="$why,attach"
 	fi
