@@ -184,6 +184,13 @@ fn build(opts: &Opts) -> Result<Rustland> {
             opts.slice_us
         );
     }
+    if opts.task_timeout_ms < opts.stall_timeout_ms {
+        bail!(
+            "--task-timeout-ms {} is shorter than --stall-timeout-ms {}: give at least the stall timeout",
+            opts.task_timeout_ms,
+            opts.stall_timeout_ms
+        );
+    }
     let config = Config {
         slice: Duration::from_micros(opts.slice_min_us.max(opts.slice_us / 4)),
         stall_timeout: Duration::from_millis(opts.stall_timeout_ms),
