@@ -54,6 +54,9 @@ const volatile u64 enq_head_flag;
 /* Tasks the kernel dispatched itself (user space late or congested), first come first served. */
 #define FALLBACK_DSQ 2
 
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC 1
 #endif
@@ -196,7 +199,12 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 			       enq_flags | enq_head_flag | enq_preempt_flag);
 		return;
 	}
-	if (p->nr_cpus_allowed == 1) {
+	/*
+	 * Nothing to decide for a task that may run on one CPU only, unless the machine has a
+	 * single CPU: then every task is such a task and the policy has to order them. Per-CPU
+	 * kthreads (ksoftirqd, kworkers of a CPU) always go first-come first-served.
+	 */
+	if (p->nr_cpus_allowed == 1 && ((p->flags & PF_KTHREAD) || scx_bpf_nr_cpu_ids() > 1)) {
 		scx_counter_inc(&rl_stats, RL_STAT_DIRECT);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
