@@ -172,7 +172,7 @@ impl<P: Policy> RustLand<P> {
                 f
             }
         };
-        skel.configure(&RodataConfig {
+        let ro = RodataConfig {
             usersched_tgid: std::process::id() as i32,
             slice_ns: self.config.slice.as_nanos() as u64,
             stall_timeout_ns: self.config.stall_timeout.as_nanos() as u64,
@@ -180,7 +180,9 @@ impl<P: Policy> RustLand<P> {
             direct_idle: self.config.direct_idle,
             enq_preempt_flag: preempt,
             enq_head_flag: head,
-        })
+        };
+        log::debug!("scx_rustland_core: BPF side configured with {ro:?}");
+        skel.configure(&ro)
     }
 
     /// Lock memory (see the crate docs) and start the scheduling thread.
