@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Checks that scx_utils packages for the registry (together with scx_topology and scx_pelt, which
-# it and schedulers depend on) and that its .crate carries the BPF headers a scheduler needs. That
-# the packages build and work from a registry alone is template-test.sh's proof.
+# Checks that scx_utils and scx_rustland_core package for the registry (together with scx_topology
+# and scx_pelt, which they and schedulers depend on) and that their .crates carry the BPF headers
+# and sources a scheduler needs. That the packages build and work from a registry alone is
+# template-test.sh's proof.
 #
 #   check-package.sh CARGO SOURCE_ROOT TARGET_DIR OFFLINE CARGO_HOME
 set -euo pipefail
@@ -9,7 +10,7 @@ cargo=$1 src=$2 target=$3 offline=$4 cargo_home=$5
 [ -n "$cargo_home" ] && export CARGO_HOME=$cargo_home
 flags=(--allow-dirty --no-verify --target-dir "$target" --manifest-path "$src/Cargo.toml")
 [ "$offline" = true ] && flags+=(--offline)
-"$cargo" package -p scx_topology -p scx_pelt -p scx_utils "${flags[@]}"
+"$cargo" package -p scx_topology -p scx_pelt -p scx_utils -p scx_rustland_core "${flags[@]}"
 crate=$(ls -t "$target"/package/scx_utils-*.crate | head -1)
 contents=$(tar tzf "$crate")
 missing=0
@@ -19,6 +20,16 @@ for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/s
 		echo "ok: $h"
 	else
 		echo "MISSING from $crate: $h"
+		missing=1
+	fi
+done
+crate=$(ls -t "$target"/package/scx_rustland_core-*.crate | head -1)
+contents=$(tar tzf "$crate")
+for f in bpf/scx_rustland/main.bpf.c bpf/scx_rustland/intf.h src/builder.rs; do
+	if grep -qx "scx_rustland_core-[^/]*/$f" <<<"$contents"; then
+		echo "ok: scx_rustland_core $f"
+	else
+		echo "MISSING from $crate: $f"
 		missing=1
 	fi
 done

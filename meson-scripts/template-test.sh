@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The proof that a scheduler author outside this repository can build on the published crates:
-# package scx_topology, scx_pelt and scx_utils (`cargo package`), put the packages in a vendored
-# source directory together with their registry dependencies (no [patch], no path), copy
-# templates/scx_minimal out of the workspace, build it offline from that directory alone, and
-# attach it in a sched_ext guest. A header, build-script input or source file missing from a
-# package makes the build fail.
+# package scx_topology, scx_pelt, scx_utils and scx_rustland_core (`cargo package`), put the
+# packages in a vendored source directory together with their registry dependencies (no
+# [patch], no path), copy templates/scx_minimal and templates/scx_rlfifo out of the workspace,
+# build them offline from that directory alone, and attach both in one sched_ext guest. A
+# header, BPF source, build-script input or source file missing from a package makes the build
+# fail.
 #
 #   template-test.sh CARGO SOURCE_ROOT WORK_DIR OFFLINE CARGO_HOME BPF_CLANG SCX_VMTEST KERNEL
 set -euo pipefail
@@ -19,7 +20,7 @@ work=$(cd "$work" && pwd)
 echo "== packaging the crates"
 rm -rf "$work/pkg-target/package"
 "$cargo" package "${net[@]}" --no-verify --allow-dirty --manifest-path "$src/Cargo.toml" \
-	--target-dir "$work/pkg-target" -p scx_topology -p scx_pelt -p scx_utils
+	--target-dir "$work/pkg-target" -p scx_topology -p scx_pelt -p scx_utils -p scx_rustland_core
 
 echo "== vendoring the registry dependencies and adding the packages"
 rm -rf "$work/vendor"
@@ -32,23 +33,32 @@ for crate in "$work"/pkg-target/package/*.crate; do
 	echo "   $name"
 done
 
-echo "== building templates/scx_minimal outside the workspace, offline, from the vendored sources"
-rm -rf "$work/scx_minimal"
-cp -r "$src/templates/scx_minimal" "$work/scx_minimal"
-rm -rf "$work/scx_minimal/target" "$work/scx_minimal/Cargo.lock"
-mkdir -p "$work/scx_minimal/.cargo"
-cat >"$work/scx_minimal/.cargo/config.toml" <<CFG
+# build_template NAME: copy templates/NAME out of the workspace and build it offline from the
+# vendored sources; prints nothing but cargo's output and leaves the binary in target/debug.
+build_template() {
+	local name=$1
+	echo "== building templates/$name outside the workspace, offline, from the vendored sources"
+	rm -rf "${work:?}/$name"
+	cp -r "$src/templates/$name" "$work/$name"
+	rm -rf "$work/$name/target" "$work/$name/Cargo.lock"
+	mkdir -p "$work/$name/.cargo"
+	cat >"$work/$name/.cargo/config.toml" <<CFG
 [source.crates-io]
 replace-with = "packaged"
 
 [source.packaged]
 directory = "$work/vendor"
 CFG
-# A debug build: it compiles the dependencies much faster than --release, and attaching is
-# what this test proves, not speed.
-(cd "$work/scx_minimal" && "$cargo" build --offline)
-bin=$work/scx_minimal/target/debug/scx_minimal
-"$bin" --version
+	# A debug build: it compiles the dependencies much faster than --release, and attaching
+	# is what this test proves, not speed.
+	(cd "$work/$name" && "$cargo" build --offline)
+	"$work/$name/target/debug/$name" --version
+}
 
-echo "== attaching it in a sched_ext guest"
-exec "$vmtest" sched -k "$kernel" -t sockets=1,cores=2,threads=1 -s "$bin:--stats 1"
+build_template scx_minimal
+build_template scx_rlfifo
+
+echo "== attaching them in a sched_ext guest"
+exec "$vmtest" sched -k "$kernel" -t sockets=1,cores=2,threads=1 \
+	-s "$work/scx_minimal/target/debug/scx_minimal:--stats 1" \
+	-s "$work/scx_rlfifo/target/debug/scx_rlfifo:--stats 1"

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_rustland_core, kernel half: a courier between the kernel and a scheduling policy written
+ * as ordinary user-space Rust.
+ *
+ * Policy split. The kernel side decides almost nothing. A task that becomes runnable is
+ * described in a record on the "queued" ring buffer and left in BPF custody; user space answers
+ * on the "dispatched" user ring buffer with a CPU (or "any"), a slice and a vtime, and
+ * ops.dispatch applies the answers. A handful of tasks never make the round trip because it
+ * could only hurt them: per-CPU kthreads and tasks allowed on one CPU go straight to that CPU's
+ * local queue (there is nothing to decide), a waking task that finds an idle CPU goes there
+ * when the scheduler asks for it (direct_idle: cheaper than a round trip and what user space
+ * would pick anyway), and the threads of the user-space scheduler itself run first, at the head
+ * of their CPU's queue and preempting what runs there, because every other task waits on them.
+ *
+ * Trade-offs. Each decision costs a ring record, a wake-up of the scheduler thread and a
+ * context switch or two: throughput under heavy wake-up load is lower than an in-kernel policy,
+ * in exchange for a policy that can use any data structure and be unit-tested. Decisions that
+ * arrive late are harmless: every enqueue gets a sequence number kept in task storage, and a
+ * decision is applied only if it claims that number (compare-and-swap), so a decision for a
+ * task that was already run, dequeued or re-queued is dropped and counted as stale.
+ *
+ * Safety net. User space can stop (SIGSTOP), hang or fall behind, and a scheduler that only
+ * waits for it would let the watchdog kill it. Every queued task is therefore also recorded in
+ * a BPF queue map ("pending") with its enqueue time. User space writes a heartbeat at least
+ * every 50 ms; when it is older than stall_timeout_ns, user space counts as gone: new tasks go
+ * straight to a kernel FIFO and ops.dispatch drains the pending records into it, oldest first.
+ * A single task that waits longer than task_timeout_ns is taken over the same way even while
+ * the heartbeat is fresh (user space alive but stuck on something). A BPF timer checks every
+ * 50 ms and kicks a CPU so that an idle machine notices too (kernels without
+ * scx_bpf_kick_cpu rely on the next scheduling event instead). When the heartbeat comes back,
+ * new tasks go to user space again; decisions for tasks the kernel ran meanwhile are stale and
+ * dropped. Counters tell both paths apart.
+ */
+#include <scx/common.bpf.h>
+#include <scx/counters.bpf.h>
+
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile s32 usersched_tgid;
+const volatile u64 slice_ns = 5ULL * 1000 * 1000;
+const volatile u64 stall_timeout_ns = 250ULL * 1000 * 1000;
+const volatile u64 task_timeout_ns = 500ULL * 1000 * 1000;
+const volatile bool direct_idle = true;
+/* The running kernel's values of SCX_ENQ_PREEMPT and SCX_ENQ_HEAD (enum values are not ABI). */
+const volatile u64 enq_preempt_flag;
+const volatile u64 enq_head_flag;
+
+/* User-space ANY decisions, ordered by the vtime user space gave them. */
+#define SHARED_DSQ 1
+/* Tasks the kernel dispatched itself (user space late or congested), first come first served. */
+#define FALLBACK_DSQ 2
+
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC 1
+#endif
+#define TIMER_INTERVAL_NS (50ULL * 1000 * 1000)
+/* How many pending records one dispatch call may look at. */
+#define GC_BATCH 64
+
+SCX_UEI_DEFINE();
+SCX_COUNTERS_DEFINE(rl_stats, RL_NR_STATS);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} dispatched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct rl_shared);
+} rl_shared SEC(".maps");
+
+struct pending_rec {
+	s32 pid;
+	u32 pad;
+	u64 seq;
+	u64 enq_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 65536);
+	__type(value, struct pending_rec);
+} pending SEC(".maps");
+
+struct task_ctx {
+	u64 seq; /* nonzero while a decision from user space is awaited */
+	u64 last_sum_exec;
+	u64 exec_runtime;
+	u64 vtime;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+struct timer_wrap {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct timer_wrap);
+} rl_timer SEC(".maps");
+
+u64 rl_seq;
+/* One CPU at a time walks the pending records; the others skip rather than wait. */
+u32 gc_busy;
+
+static __always_inline struct rl_shared *shared(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&rl_shared, &zero);
+}
+
+static __always_inline bool is_usersched(const struct task_struct *p)
+{
+	return usersched_tgid && p->tgid == usersched_tgid;
+}
+
+/* User space counts as gone when its heartbeat is older than stall_timeout_ns. */
+static __always_inline bool user_gone(u64 now)
+{
+	struct rl_shared *sh = shared();
+	u64 hb;
+
+	if (!sh)
+		return true;
+	hb = sh->heartbeat_ns;
+	return !hb || (now > hb && now - hb > stall_timeout_ns);
+}
+
+static __always_inline bool cpu_ok_for(struct task_struct *p, s32 cpu)
+{
+	if (cpu < 0 || (u32)cpu >= scx_bpf_nr_cpu_ids())
+		return false;
+	/*
+	 * The kernel runs migration-disabled tasks itself (no SCX_OPS_ENQ_MIGRATION_DISABLED),
+	 * but one can reach us in a narrow window; never send such a task to another CPU, whose
+	 * local queue would refuse it with an error.
+	 */
+	if (p->migration_disabled && cpu != scx_bpf_task_cpu(p))
+		return false;
+	return bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
+s32 BPF_STRUCT_OPS(rustland_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool idle = false;
+	s32 cpu;
+
+	if (!is_usersched(p) && !direct_idle)
+		return prev_cpu;
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
+	if (idle) {
+		scx_counter_inc(&rl_stats, is_usersched(p) ? RL_STAT_SCHED : RL_STAT_DIRECT);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	}
+	return cpu;
+}
+
+static __always_inline void kernel_fifo(struct task_struct *p, u64 enq_flags, u32 stat)
+{
+	scx_counter_inc(&rl_stats, stat);
+	scx_dsq_insert(p, FALLBACK_DSQ, slice_ns, enq_flags);
+}
+
+void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct pending_rec rec = {};
+	struct task_ctx *tctx;
+	struct rl_task *msg;
+	u64 now, sum, delta;
+
+	if (is_usersched(p)) {
+		scx_counter_inc(&rl_stats, RL_STAT_SCHED);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns,
+			       enq_flags | enq_head_flag | enq_preempt_flag);
+		return;
+	}
+	/*
+	 * Nothing to decide for a task that may run on one CPU only, unless the machine has a
+	 * single CPU: then every task is such a task and the policy has to order them. Per-CPU
+	 * kthreads (ksoftirqd, kworkers of a CPU) always go first-come first-served.
+	 */
+	if (p->nr_cpus_allowed == 1 && ((p->flags & PF_KTHREAD) || scx_bpf_nr_cpu_ids() > 1)) {
+		scx_counter_inc(&rl_stats, RL_STAT_DIRECT);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+
+	now = bpf_ktime_get_ns();
+	if (user_gone(now)) {
+		kernel_fifo(p, enq_flags, RL_STAT_FALLBACK);
+		return;
+	}
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx) {
+		kernel_fifo(p, enq_flags, RL_STAT_CONGESTED);
+		return;
+	}
+
+	sum = p->se.sum_exec_runtime;
+	delta = sum > tctx->last_sum_exec ? sum - tctx->last_sum_exec : 0;
+	tctx->last_sum_exec = sum;
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		tctx->exec_runtime = 0;
+	else
+		tctx->exec_runtime += delta;
+
+	rec.pid = p->pid;
+	rec.seq = __sync_fetch_and_add(&rl_seq, 1) + 1;
+	rec.enq_ns = now;
+	tctx->seq = rec.seq;
+	if (bpf_map_push_elem(&pending, &rec, 0)) {
+		tctx->seq = 0;
+		kernel_fifo(p, enq_flags, RL_STAT_CONGESTED);
+		return;
+	}
+	msg = bpf_ringbuf_reserve(&queued, sizeof(*msg), 0);
+	if (!msg) {
+		/* The record in "pending" is now stale and will be dropped by the next walk. */
+		if (__sync_val_compare_and_swap(&tctx->seq, rec.seq, 0) == rec.seq)
+			kernel_fifo(p, enq_flags, RL_STAT_CONGESTED);
+		return;
+	}
+	msg->pid = p->pid;
+	msg->cpu = scx_bpf_task_cpu(p);
+	msg->seq = rec.seq;
+	msg->flags = (enq_flags & SCX_ENQ_WAKEUP) ? RL_TASK_WAKEUP : 0;
+	msg->weight = p->scx.weight;
+	msg->runtime_ns = delta;
+	msg->exec_runtime_ns = tctx->exec_runtime;
+	msg->vtime = tctx->vtime;
+	msg->enq_ns = now;
+	msg->cpumask_lo = 0;
+	for (u32 c = 0; c < 64 && c < scx_bpf_nr_cpu_ids(); c++)
+		if (bpf_cpumask_test_cpu(c, p->cpus_ptr))
+			msg->cpumask_lo |= 1ULL << c;
+	msg->nr_cpus_allowed = p->nr_cpus_allowed;
+	msg->pad = 0;
+	bpf_ringbuf_submit(msg, 0);
+	scx_counter_inc(&rl_stats, RL_STAT_QUEUED);
+}
+
+/*
+ * Apply one user-space decision (a bpf_user_ringbuf_drain callback). Returns 1 to stop the
+ * drain when this dispatch call has no slot left for another insert.
+ */
+static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
+{
+	struct rl_decision d;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 slice;
+	s32 cpu;
+
+	/*
+	 * The drain consumes a record whatever this returns, so the check for a free dispatch
+	 * slot comes after each insert (stop before the next record), never before reading.
+	 */
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		return 0;
+	p = bpf_task_from_pid(d.pid);
+	if (!p) {
+		scx_counter_inc(&rl_stats, RL_STAT_STALE);
+		return scx_bpf_dispatch_nr_slots() ? 0 : 1;
+	}
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+	if (!tctx || !d.seq || __sync_val_compare_and_swap(&tctx->seq, d.seq, 0) != d.seq) {
+		scx_counter_inc(&rl_stats, RL_STAT_STALE);
+		bpf_task_release(p);
+		return 0;
+	}
+	tctx->vtime = d.vtime;
+	slice = d.slice_ns ? d.slice_ns : slice_ns;
+	cpu = d.cpu;
+	if (!cpu_ok_for(p, cpu)) {
+		/* "Any": an idle CPU the task may use, woken by the insert itself. */
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu >= 0 && !cpu_ok_for(p, cpu))
+			cpu = -1;
+	}
+	scx_counter_inc(&rl_stats, RL_STAT_USER);
+	if (cpu >= 0)
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice,
+			       (d.flags & RL_DECISION_PREEMPT) ? enq_preempt_flag : 0);
+	else
+		scx_dsq_insert_vtime(p, SHARED_DSQ, slice, d.deadline, 0);
+	bpf_task_release(p);
+	return scx_bpf_dispatch_nr_slots() ? 0 : 1;
+}
+
+/*
+ * Walk the oldest pending records: drop those already decided (or whose task is gone) and take
+ * over those user space is late with. Stops at the first record that is still legitimately
+ * waiting, since the ones behind it are younger.
+ */
+static void take_over_late(u64 now)
+{
+	bool gone = user_gone(now);
+	struct pending_rec rec;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u32 i;
+
+	if (__sync_val_compare_and_swap(&gc_busy, 0, 1))
+		return;
+	bpf_for(i, 0, GC_BATCH)
+	{
+		if (bpf_map_peek_elem(&pending, &rec))
+			break;
+		p = bpf_task_from_pid(rec.pid);
+		if (!p) {
+			bpf_map_pop_elem(&pending, &rec);
+			continue;
+		}
+		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+		if (!tctx || tctx->seq != rec.seq) {
+			bpf_task_release(p);
+			bpf_map_pop_elem(&pending, &rec);
+			continue;
+		}
+		if (!gone && now - rec.enq_ns < task_timeout_ns) {
+			bpf_task_release(p);
+			break;
+		}
+		if (!scx_bpf_dispatch_nr_slots()) {
+			bpf_task_release(p);
+			break;
+		}
+		bpf_map_pop_elem(&pending, &rec);
+		if (__sync_val_compare_and_swap(&tctx->seq, rec.seq, 0) == rec.seq) {
+			scx_counter_inc(&rl_stats, RL_STAT_FALLBACK);
+			scx_dsq_insert(p, FALLBACK_DSQ, slice_ns, 0);
+		}
+		bpf_task_release(p);
+	}
+	gc_busy = 0;
+}
+
+void BPF_STRUCT_OPS(rustland_dispatch, s32 cpu, struct task_struct *prev)
+{
+	take_over_late(bpf_ktime_get_ns());
+	if (scx_bpf_dispatch_nr_slots())
+		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, 0);
+	if (scx_dsq_move_to_local(FALLBACK_DSQ))
+		return;
+	scx_dsq_move_to_local(SHARED_DSQ);
+}
+
+void BPF_STRUCT_OPS(rustland_update_idle, s32 cpu, bool idle)
+{
+	struct rl_shared *sh = shared();
+
+	if (sh && cpu >= 0 && cpu < RL_MAX_CPUS)
+		sh->cpu_idle[cpu] = idle;
+}
+
+static int timer_cb(void *map, int *key, struct bpf_timer *timer)
+{
+	struct pending_rec rec;
+	u64 now = bpf_ktime_get_ns();
+
+	/*
+	 * Something waits and user space is gone or late with it: make this CPU go through
+	 * ops.dispatch (woken if idle, its task preempted otherwise).
+	 */
+	if (!bpf_map_peek_elem(&pending, &rec) &&
+	    (user_gone(now) || now - rec.enq_ns >= task_timeout_ns))
+		scx_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_PREEMPT);
+	bpf_timer_start(timer, TIMER_INTERVAL_NS, 0);
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(rustland_init)
+{
+	struct rl_shared *sh = shared();
+	struct timer_wrap *tw;
+	u32 zero = 0;
+	s32 ret;
+
+	if (sh)
+		sh->nr_cpu_ids = scx_bpf_nr_cpu_ids();
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (ret)
+		return ret;
+	ret = scx_bpf_create_dsq(FALLBACK_DSQ, -1);
+	if (ret)
+		return ret;
+	tw = bpf_map_lookup_elem(&rl_timer, &zero);
+	if (!tw)
+		return -ENOENT;
+	bpf_timer_init(&tw->timer, &rl_timer, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&tw->timer, timer_cb);
+	return bpf_timer_start(&tw->timer, TIMER_INTERVAL_NS, 0);
+}
+
+void BPF_STRUCT_OPS(rustland_exit, struct scx_exit_info *ei)
+{
+	struct rl_shared *sh = shared();
+
+	if (sh)
+		sh->exited = 1;
+	scx_uei_record(ei);
+}
+
+SCX_OPS_DEFINE(rustland, .select_cpu = (void *)rustland_select_cpu,
+	       .enqueue = (void *)rustland_enqueue, .dispatch = (void *)rustland_dispatch,
+	       .update_idle = (void *)rustland_update_idle, .init = (void *)rustland_init,
+	       .exit = (void *)rustland_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE,
+	       .name = "rustland");

@@ -1,0 +1,125 @@
+#!/bin/sh
+# In a 2-CPU guest, with scx_rustland attached:
+#   safety-net  4 CPU hogs and a periodic task (50 ms sleeps); SIGSTOP the scheduler for 5 s:
+#               no watchdog exit, the periodic task's longest gap stays under 1 s, the kernel
+#               side's fallback counter grows; after SIGCONT user-space dispatches grow again
+#   stress      a cpu/fork/pipe/switch/futex stress-ng mix for STRESS_SECS: no stall, no
+#               warning, still attached
+#   sigkill     SIGKILL of the scheduler returns the machine to the default scheduler
+# Prints "RUSTLAND <check> PASS|FAIL <detail>" lines and exits with the number of failures.
+STRESS_SECS=${STRESS_SECS:-30}
+RL=${RL:-/usr/bin/scx_rustland}
+failures=0
+pass() { echo "RUSTLAND $1 PASS ${2:-}"; }
+fail() {
+	echo "RUSTLAND $1 FAIL ${2:-}"
+	failures=$((failures + 1))
+}
+
+hog() { while :; do :; done; }
+
+# now_cs: uptime in centiseconds, without forking.
+now_cs() {
+	read -r up _ </proc/uptime
+	NOW=$(( ${up%.*} * 100 + 1${up#*.} - 100 ))
+}
+
+# probe SECS OUT: sleep 50 ms at a time for SECS seconds; write the longest gap between two
+# wake-ups (centiseconds) and the number of wake-ups to OUT.
+probe() {
+	mkfifo /tmp/probe.fifo.$$ 2>/dev/null
+	exec 3<>/tmp/probe.fifo.$$
+	now_cs
+	end=$((NOW + $1 * 100)) last=$NOW max=0 n=0
+	while [ "$NOW" -lt "$end" ]; do
+		read -r -t 0.05 _ <&3
+		now_cs
+		gap=$((NOW - last))
+		[ $gap -gt $max ] && max=$gap
+		last=$NOW n=$((n + 1))
+	done
+	echo "$max $n" >"$2"
+}
+
+# stat NAME: the scheduler's counter NAME (total since attach) from its stats socket.
+stat() {
+	"$RL" --monitor 0.5 --json 2>/dev/null | head -n 1 |
+		sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+state() { cat /sys/kernel/sched_ext/state; }
+
+wait_state() {
+	i=0
+	while [ "$(state)" != "$1" ] && [ $i -lt "$2" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(state)" = "$1" ]
+}
+
+start_rl() {
+	/vmtest/scx_vmtest guest-exec -- "$RL" "$@" >>/tmp/rl.log 2>&1 &
+	wait_state enabled 300 && [ "$(cat /sys/kernel/sched_ext/root/ops)" = rustland ] &&
+		rl=$(pidof scx_rustland) && [ -n "$rl" ]
+}
+
+dmesg -c >/dev/null
+if start_rl --stats 5; then pass attach; else fail attach "state $(state)"; fi
+
+# --- safety net
+hogs=
+for n in 1 2 3 4; do
+	hog &
+	hogs="$hogs $!"
+done
+sleep 2
+probe 12 /tmp/probe.out &
+probe_pid=$!
+sleep 3
+"$RL" --monitor 0.5 --json 2>&1 | head -n 1
+u0=$(stat user_dispatches)
+f0=$(stat kernel_fallbacks)
+kill -STOP $rl
+sleep 5
+alive_stopped=$([ "$(state)" = enabled ] && echo yes || echo no)
+kill -CONT $rl
+sleep 1
+u1=$(stat user_dispatches)
+f1=$(stat kernel_fallbacks)
+sleep 2
+u2=$(stat user_dispatches)
+wait $probe_pid
+read -r gap wakes </tmp/probe.out
+kill $hogs 2>/dev/null
+wait $hogs 2>/dev/null
+detail="gap_max_cs=$gap wakeups=$wakes user_dispatches=$u0/$u1/$u2 kernel_fallbacks=$f0/$f1 enabled_while_stopped=$alive_stopped"
+if [ "$alive_stopped" = yes ] && [ "$(state)" = enabled ] && kill -0 $rl 2>/dev/null &&
+	[ -n "$gap" ] && [ "$gap" -lt 100 ] && [ "${f1:-0}" -gt "${f0:-0}" ] &&
+	[ "${u2:-0}" -gt "${u1:-0}" ]; then
+	pass safety-net "$detail"
+else
+	fail safety-net "$detail"
+fi
+
+# --- stress mix
+if stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" \
+	>/tmp/stress.log 2>&1; then sok=yes; else sok=no; fi
+errs=$(dmesg | grep -E 'sched_ext: .*(error|stall)|Oops|BUG:|WARNING:' | head -n 3)
+if [ $sok = yes ] && [ -z "$errs" ] && [ "$(state)" = enabled ] && kill -0 $rl 2>/dev/null; then
+	pass stress "secs=$STRESS_SECS fallbacks=$(stat kernel_fallbacks) user_dispatches=$(stat user_dispatches)"
+else
+	fail stress "stress-ng ok=$sok state=$(state) dmesg: $errs"
+	tail -n 20 /tmp/stress.log
+fi
+
+# --- SIGKILL returns the machine to the default scheduler
+kill -KILL $rl
+if wait_state disabled 100; then pass sigkill; else fail sigkill "state $(state) after 10 s"; fi
+
+if [ $failures -gt 0 ]; then
+	echo "---- scheduler log ----"
+	grep -v '^ *$' /tmp/rl.log | head -n 150
+	dmesg | grep -i sched_ext | tail -n 20
+fi
+exit $failures
