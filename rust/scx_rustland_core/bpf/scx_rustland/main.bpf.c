@@ -60,6 +60,7 @@ const volatile u64 enq_head_flag;
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC 1
 #endif
+#define PREEMPT_AFTER_NS  (500ULL * 1000)
 #define TIMER_INTERVAL_NS (50ULL * 1000 * 1000)
 /* How many pending records one dispatch call may look at. */
 #define GC_BATCH 64
@@ -123,6 +124,14 @@ struct {
 	__type(value, struct timer_wrap);
 } rl_timer SEC(".maps");
 
+/* Per CPU: when its current task started running. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} running_since SEC(".maps");
+
 u64 rl_seq;
 /* One CPU at a time walks the pending records; the others skip rather than wait. */
 u32 gc_busy;
@@ -149,6 +158,22 @@ static __always_inline bool user_gone(u64 now)
 		return true;
 	hb = sh->heartbeat_ns;
 	return !hb || (now > hb && now - hb > stall_timeout_ns);
+}
+
+/*
+ * When the scheduler thread wakes up, it goes to the head of its CPU's queue; it also preempts
+ * the running task if that one has been running for a while. A task that has just started is
+ * likely to block soon (a wake-up chain), and preempting it would cost another round trip
+ * through user space for it, which is how heavy wake-up loads would drown in decisions.
+ */
+static __always_inline u64 usersched_preempt_flag(s32 cpu)
+{
+	u32 zero = 0;
+	u64 *since = bpf_map_lookup_percpu_elem(&running_since, &zero, cpu);
+
+	if (since && bpf_ktime_get_ns() - *since < PREEMPT_AFTER_NS)
+		return 0;
+	return enq_preempt_flag;
 }
 
 static __always_inline bool cpu_ok_for(struct task_struct *p, s32 cpu)
@@ -196,7 +221,8 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 	if (is_usersched(p)) {
 		scx_counter_inc(&rl_stats, RL_STAT_SCHED);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns,
-			       enq_flags | enq_head_flag | enq_preempt_flag);
+			       enq_flags | enq_head_flag |
+				   usersched_preempt_flag(scx_bpf_task_cpu(p)));
 		return;
 	}
 	/*
@@ -370,6 +396,15 @@ void BPF_STRUCT_OPS(rustland_dispatch, s32 cpu, struct task_struct *prev)
 	scx_dsq_move_to_local(SHARED_DSQ);
 }
 
+void BPF_STRUCT_OPS(rustland_running, struct task_struct *p)
+{
+	u32 zero = 0;
+	u64 *since = bpf_map_lookup_elem(&running_since, &zero);
+
+	if (since)
+		*since = bpf_ktime_get_ns();
+}
+
 void BPF_STRUCT_OPS(rustland_update_idle, s32 cpu, bool idle)
 {
 	struct rl_shared *sh = shared();
@@ -428,6 +463,6 @@ void BPF_STRUCT_OPS(rustland_exit, struct scx_exit_info *ei)
 
 SCX_OPS_DEFINE(rustland, .select_cpu = (void *)rustland_select_cpu,
 	       .enqueue = (void *)rustland_enqueue, .dispatch = (void *)rustland_dispatch,
-	       .update_idle = (void *)rustland_update_idle, .init = (void *)rustland_init,
-	       .exit = (void *)rustland_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE,
-	       .name = "rustland");
+	       .running = (void *)rustland_running, .update_idle = (void *)rustland_update_idle,
+	       .init = (void *)rustland_init, .exit = (void *)rustland_exit,
+	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .name = "rustland");
