@@ -44,6 +44,9 @@
  * Topology. Idle CPUs are searched nearest first: the previous CPU, its SMT siblings, a wholly
  * idle core of its LLC, any idle CPU of the LLC, of the node. An idle CPU takes work from its
  * own LLC's queue first, then steals from the other LLCs of its node, then from farther away.
+ * A task allowed on one CPU only waits in that CPU's own deadline queue, which the CPU serves
+ * with its LLC's in deadline order; per-CPU kernel threads go straight to their CPU, since
+ * the whole machine may be waiting for the work they do.
  *
  * Core compaction. User space (every 100 ms) measures utilisation and chooses the smallest set
  * of cores, highest capacity first, that carries it with headroom; it writes that active set
@@ -349,6 +352,17 @@ static bool cpu_active(s32 cpu)
 	return !m || bpf_cpumask_test_cpu(cpu, cast_mask(m));
 }
 
+/* Whether @p may run on some active CPU (always, without compaction). */
+static bool may_use_active(struct task_struct *p)
+{
+	struct bpf_cpumask *m;
+
+	if (!compacting())
+		return true;
+	m = mask_of(&active_mask, 0);
+	return !m || bpf_cpumask_intersects(cast_mask(m), p->cpus_ptr);
+}
+
 /* @cpu joins the active set now; user space hears of it at its next tick. */
 static void expand_to(s32 cpu)
 {
@@ -582,8 +596,8 @@ static s32 random_cpu_of(u32 llc)
 
 /*
  * The CPU to preempt for @p, or -1: among @prev_cpu and two random CPUs of @llc that @p may
- * use, those worth preempting; the latest deadline wins. The winner's recorded deadline is
- * reset so that a second waker does not pick the same victim before it has switched.
+ * use and that are active, those worth preempting; the latest deadline wins. The winner's recorded
+ * deadline is reset so that a second waker does not pick the same victim before it has switched.
  */
 static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu, u32 llc, u64 now)
 {
@@ -600,7 +614,8 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 	for (i = 0; i < 3; i++) {
 		s32 cpu = cands[i];
 
-		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+		/* Not on a CPU compaction keeps idle: it would no longer be idle. */
+		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_active(cpu) ||
 		    !worth_preempting(cpu, tctx, now))
 			continue;
 		r = cpu_run(cpu);
@@ -707,6 +722,15 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
+/* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
+static bool llc_overloaded(u32 llc)
+{
+	struct lavd_ctl *c = get_ctl();
+	u32 backlog = c && c->expand_backlog ? c->expand_backlog : 1;
+
+	return scx_bpf_dsq_nr_queued(llc) >= (u64)backlog * llc_active_cpus(llc);
+}
+
 /*
  * Compaction's way out: the active CPUs of @llc are all busy and enough work already waits
  * (ctl's expand_backlog per active CPU), so take an idle inactive CPU (the LLC's, then the
@@ -716,13 +740,7 @@ static s32 expand_for(struct task_struct *p, u32 llc)
 {
 	s32 cpu;
 
-	struct lavd_ctl *c = get_ctl();
-	u32 backlog;
-
-	if (!c || !c->compact)
-		return -1;
-	backlog = c->expand_backlog ?: 1;
-	if (scx_bpf_dsq_nr_queued(llc) < (u64)backlog * llc_active_cpus(llc))
+	if (!compacting() || !llc_overloaded(llc))
 		return -1;
 	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
 	if (cpu < 0)
@@ -748,6 +766,14 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	llc = tctx->llc;
 	if (llc >= MAX_LLCS) {
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
+		return;
+	}
+	/*
+	 * Allowed on no active CPU (affinity): it waits for its own CPU, like a pinned task, or
+	 * nothing would ever take it from the LLC queue.
+	 */
+	if (!may_use_active(p)) {
+		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
 		return;
 	}
 	clamp_vtime(tctx, enq_flags);
@@ -797,6 +823,19 @@ void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 			r->slice = now - tctx->last_run_at + slice;
 		return;
 	}
+	/*
+	 * A CPU compaction keeps idle serves its pinned queue, and its LLC's queue only when the
+	 * active CPUs are overloaded by the same test that wakes inactive CPUs; it never steals.
+	 */
+	if (!cpu_active(cpu)) {
+		if (scx_dsq_move_to_local(pinned_dsq(cpu)))
+			return;
+		if (llc_overloaded(llc) && scx_dsq_move_to_local(llc)) {
+			expand_to(cpu);
+			stat_inc(STAT_DISPATCH_LOCAL);
+		}
+		return;
+	}
 	/* The earlier head of the CPU's pinned queue and its LLC's first; without peek, pinned. */
 	first = pinned_dsq(cpu);
 	if (bpf_ksym_exists(scx_bpf_dsq_peek))
@@ -806,9 +845,6 @@ void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
-	/* An inactive CPU serves its own LLC's backlog but does not go looking for work. */
-	if (!cpu_active(cpu))
-		return;
 	node = node_of_llc(llc);
 	bpf_for(i, 0, 2)
 	{
