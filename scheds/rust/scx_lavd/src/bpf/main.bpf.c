@@ -722,6 +722,29 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
+/*
+ * An idle CPU of @llc that @p may use, lowest id first, or -1. Overflow then lands on the same
+ * few CPUs (the next ones in user space's order when capacities are equal) instead of being
+ * spread over every idle CPU as the kernel's idle picker does.
+ */
+static s32 pick_idle_ordered(struct task_struct *p, u32 llc)
+{
+	u32 start, n, i;
+
+	if (llc >= MAX_LLCS)
+		return -1;
+	start = llc_cpu_start[llc];
+	n = llc_nr_cpus[llc];
+	bpf_for(i, 0, n)
+	{
+		s32 cpu = llc_cpus[(start + i) & (MAX_CPUS - 1)];
+
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(cpu))
+			return cpu;
+	}
+	return -1;
+}
+
 /* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
 static bool llc_overloaded(u32 llc)
 {
@@ -742,7 +765,9 @@ static s32 expand_for(struct task_struct *p, u32 llc)
 
 	if (!compacting() || !llc_overloaded(llc))
 		return -1;
-	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
+	cpu = pick_idle_ordered(p, llc);
+	if (cpu < 0)
+		cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
 	if (cpu < 0)
 		cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, false);
 	if (cpu >= 0)
