@@ -107,11 +107,17 @@ impl Planner {
             cap += self.order[want].capacity;
             want += 1;
         }
-        // Cores the BPF side had to wake count as needed: it only does so under pressure.
-        let beyond = self.order[self.nr_active.min(all)..]
-            .iter()
-            .filter(|c| c.cpus.iter().any(|cpu| expanded.contains(cpu)))
-            .count();
+        // Cores the BPF side had to wake count as needed in autopilot: it only does so under
+        // pressure. Powersave treats them as a passing overflow: they leave again at this tick
+        // unless the measured load asks for them.
+        let beyond = if self.mode == Mode::Powersave {
+            0
+        } else {
+            self.order[self.nr_active.min(all)..]
+                .iter()
+                .filter(|c| c.cpus.iter().any(|cpu| expanded.contains(cpu)))
+                .count()
+        };
         if beyond > 0 {
             want = want.max((self.nr_active + beyond).min(all));
         }
@@ -187,8 +193,8 @@ mod tests {
         assert_eq!(d.active, vec![0]);
         // Load rises: 1.0 busy CPU needs 1.25 -> two cores, at once.
         assert_eq!(p.decide(1.0, &[]).active, vec![0, 1]);
-        // The BPF side woke CPU 3: its core joins.
-        assert_eq!(p.decide(1.0, &[3]).active.len(), 3);
+        // The BPF side woke CPU 3: in powersave a passing overflow, it does not join.
+        assert_eq!(p.decide(1.0, &[3]).active.len(), 2);
         // Fully busy: no compaction left.
         assert!(!p.decide(4.0, &[]).compact);
     }
@@ -201,6 +207,12 @@ mod tests {
         assert_eq!(p.decide(1.6, &[]).policy, "performance");
         assert_eq!(p.decide(0.5, &[]).policy, "compact");
         assert_eq!(p.decide(1.6, &[]).policy, "compact");
+        // In autopilot a core the BPF side had to wake joins the set.
+        for _ in 0..SHRINK_AFTER_TICKS {
+            p.decide(0.5, &[]);
+        }
+        assert_eq!(p.decide(0.5, &[]).active, vec![0]);
+        assert_eq!(p.decide(0.5, &[3]).active, vec![0, 1]);
     }
 
     #[test]

@@ -66,9 +66,17 @@ struct Opts {
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(50..=1_000_000))]
     slice_min_us: u64,
 
+    /// How much earlier (µs) each unit of latency criticality makes a task's deadline.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    lc_unit_us: u64,
+
     /// Never preempt a running task for a waking one.
     #[arg(long)]
     no_preempt: bool,
+
+    /// Do not lengthen the next slice of a task whose run a preemption cut short.
+    #[arg(long)]
+    no_slice_boost: bool,
 
     /// Only tasks whose runs average at least this long (µs) may be preempted.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
@@ -132,6 +140,11 @@ impl Scheduler for Lavd {
         ro.nr_llcs = layout.llcs.len() as u32;
         ro.nr_cpu_ids = layout.nr_cpu_ids as u32;
         ro.nr_cores = layout.nr_cores as u32;
+        ro.nr_online_cpus = layout
+            .core_order
+            .iter()
+            .map(|c| c.cpus.len())
+            .sum::<usize>() as u32;
         ro.slice_max_ns = self.opts.slice_max_us * 1000;
         ro.target_latency_ns = self.opts.target_latency_us.min(self.opts.slice_max_us) * 1000;
         ro.slice_min_ns = self
@@ -140,7 +153,9 @@ impl Scheduler for Lavd {
             .min(self.opts.target_latency_us)
             .min(self.opts.slice_max_us)
             * 1000;
+        ro.lc_unit_ns = self.opts.lc_unit_us * 1000;
         ro.preempt_enabled = !self.opts.no_preempt;
+        ro.slice_boost_enabled = !self.opts.no_slice_boost;
         ro.preempt_min_run_ns = self.opts.preempt_min_run_us * 1000;
         // The kernel's own value for SCX_ENQ_PREEMPT (enum values are not ABI).
         ro.enq_preempt_flag = EnqFlag::Preempt.value_in(&KernelBtf::load()?).unwrap_or(0);

@@ -19,7 +19,7 @@
  *
  * Ordering. Each LLC has one queue ordered by virtual deadline:
  *
- *     deadline = vtime + min(avg_burst, max slice) * 100 / weight - lc * LC_UNIT (+ a constant)
+ *     deadline = vtime + min(avg_burst, max slice) * 100 / weight - lc * lc_unit (+ a constant)
  *
  * vtime is the task's weighted CPU time (the fairness term); a task that slept may have fallen
  * at most one maximum slice behind the LLC's running tasks, so sleeping banks only a bounded
@@ -44,6 +44,9 @@
  * Topology. Idle CPUs are searched nearest first: the previous CPU, its SMT siblings, a wholly
  * idle core of its LLC, any idle CPU of the LLC, of the node. An idle CPU takes work from its
  * own LLC's queue first, then steals from the other LLCs of its node, then from farther away.
+ * A task allowed on one CPU only waits in that CPU's own deadline queue, which the CPU serves
+ * with its LLC's in deadline order; per-CPU kernel threads go straight to their CPU, since
+ * the whole machine may be waiting for the work they do.
  *
  * Core compaction. User space (every 100 ms) measures utilisation and chooses the smallest set
  * of cores, highest capacity first, that carries it with headroom; it writes that active set
@@ -65,13 +68,18 @@ char _license[] SEC("license") = "GPL";
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpu_ids = 1;
 const volatile u32 nr_cores = 1;
+const volatile u32 nr_online_cpus = 1;
 /* Slices: the maximum (nobody waits), the target latency shared under contention, the floor. */
 const volatile u64 slice_max_ns = 20ULL * 1000 * 1000;
 const volatile u64 target_latency_ns = 10ULL * 1000 * 1000;
 const volatile u64 slice_min_ns = 1000ULL * 1000;
 const volatile bool preempt_enabled = true;
+/* Give a task whose run a preemption cut short the unused part on its next slice. */
+const volatile bool slice_boost_enabled = true;
 /* A victim's bursts must average at least this long. */
 const volatile u64 preempt_min_run_ns = 500ULL * 1000;
+/* How much earlier each unit of latency criticality makes a deadline (--lc-unit-us). */
+const volatile u64 lc_unit_ns = 250ULL * 1000;
 /* The kernel's SCX_ENQ_PREEMPT, from its BTF (0: none; no preemption). */
 const volatile u64 enq_preempt_flag;
 /* Per CPU: its LLC (MAX_LLCS when unused), core index; per LLC: its node. */
@@ -84,19 +92,22 @@ const volatile u32 llc_cpu_start[MAX_LLCS];
 const volatile u32 llc_nr_cpus[MAX_LLCS];
 
 /*
- * Criticality scale: each unit of lc moves the deadline earlier by LC_UNIT_NS, up to LC_MAX
+ * Criticality scale: each unit of lc moves the deadline earlier by lc_unit_ns, up to LC_MAX
  * units. The window is a small multiple of the target latency: enough to order a frame before
  * a hog, not enough to let a critical task run far ahead of its share.
  */
 #define LC_MAX	     40
-#define LC_UNIT_NS   (250ULL * 1000)
-#define LC_WINDOW_NS (LC_MAX * LC_UNIT_NS)
+#define LC_WINDOW_NS (LC_MAX * lc_unit_ns)
 /* The burst length against which shortness is scored (the 10 ms of the lc formula). */
 #define LC_RUNTIME_REF (10ULL * 1000 * 1000)
 /* A burst longer than this counts as this long (keeps the EWMA in range). */
 #define BURST_CAP_NS (1000ULL * 1000 * 1000)
 /* A victim must have run this long since it last started: no preempting a task right away. */
 #define PREEMPT_GRACE_NS (50ULL * 1000)
+/* The runtime term of a deadline is at most this many maximum slices. */
+#define RTERM_MAX_SLICES 2
+/* task_struct flags (not in BTF). */
+#define PF_KTHREAD 0x00200000
 /* lc at or above which a task asks for the highest frequency. */
 #define LC_PERF_FULL 12
 
@@ -222,6 +233,19 @@ static struct bpf_cpumask *mask_of(void *map, u32 idx)
 	return slot ? slot->mask : NULL;
 }
 
+/*
+ * DSQ ids: LLC l's deadline queue is l; CPU c's queue of tasks that may only run on c is
+ * PINNED_DSQ_BASE + c. A CPU serves both in deadline order, so tasks pinned to one CPU keep
+ * their nice ratios whatever else waits in the LLC, and the LLC queue's head is (nearly) always
+ * a task every CPU of the LLC can take.
+ */
+#define PINNED_DSQ_BASE MAX_LLCS
+
+static u64 pinned_dsq(s32 cpu)
+{
+	return PINNED_DSQ_BASE + (u32)cpu;
+}
+
 /* Table lookups with the bounds check next to the access, for the verifier. */
 static u32 llc_of_cpu(s32 cpu)
 {
@@ -328,6 +352,17 @@ static bool cpu_active(s32 cpu)
 	return !m || bpf_cpumask_test_cpu(cpu, cast_mask(m));
 }
 
+/* Whether @p may run on some active CPU (always, without compaction). */
+static bool may_use_active(struct task_struct *p)
+{
+	struct bpf_cpumask *m;
+
+	if (!compacting())
+		return true;
+	m = mask_of(&active_mask, 0);
+	return !m || bpf_cpumask_intersects(cast_mask(m), p->cpus_ptr);
+}
+
 /* @cpu joins the active set now; user space hears of it at its next tick. */
 static void expand_to(s32 cpu)
 {
@@ -394,8 +429,14 @@ static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vtime)
 {
 	u64 run = scx_min(tctx->avg_burst, slice_max_ns);
 	u32 lc = tctx->lc < LC_MAX ? tctx->lc : LC_MAX;
+	/*
+	 * Weighted, so a heavier task's long bursts count for less, but capped: for a nice 19 task
+	 * (weight 1) the uncapped term would be 100 slices, and such a task (khugepaged) would wait
+	 * until every other task's vtime had moved that far.
+	 */
+	u64 rterm = scx_min(run * 100 / p->scx.weight, RTERM_MAX_SLICES * slice_max_ns);
 
-	return vtime + LC_WINDOW_NS + run * 100 / p->scx.weight - lc * LC_UNIT_NS;
+	return vtime + LC_WINDOW_NS + rterm - lc * lc_unit_ns;
 }
 
 static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
@@ -407,9 +448,8 @@ static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
  * The slice for a task of @llc: the maximum when nobody waits there, else the target latency
  * shared among the CPUs' runnable tasks, between the floor and the target.
  */
-static u64 llc_slice(u32 llc)
+static u64 slice_for(u32 llc, u64 queued)
 {
-	u64 queued = llc < MAX_LLCS ? scx_bpf_dsq_nr_queued(llc) : 0;
 	u64 nr_cpus, slice;
 
 	if (!queued)
@@ -417,6 +457,20 @@ static u64 llc_slice(u32 llc)
 	nr_cpus = llc_cpu_count(llc);
 	slice = target_latency_ns * nr_cpus / (nr_cpus + queued);
 	return scx_clamp(slice, slice_min_ns, target_latency_ns);
+}
+
+static u64 llc_slice(u32 llc)
+{
+	return slice_for(llc, llc < MAX_LLCS ? scx_bpf_dsq_nr_queued(llc) : 0);
+}
+
+/* The slice on @cpu: its own pinned queue counts too. */
+static u64 cpu_slice(s32 cpu)
+{
+	u32 llc = llc_of_cpu(cpu);
+	u64 queued = llc < MAX_LLCS ? scx_bpf_dsq_nr_queued(llc) : 0;
+
+	return slice_for(llc, queued + scx_bpf_dsq_nr_queued(pinned_dsq(cpu)));
 }
 
 /* @p's slice: its LLC's, plus what a preemption took from its previous run. */
@@ -466,22 +520,39 @@ static void clamp_vtime(struct task_ctx *tctx, u64 enq_flags)
 }
 
 /*
- * Whether @prev, whose slice ended but which is still runnable, should keep its CPU rather than
- * make way for the head of @llc's queue: the kernel asks for a dispatch before it queues @prev
- * again, and without this two tasks sharing a CPU would alternate whatever their weights.
+ * The earlier-deadline head of @cpu's two queues (its pinned queue and its LLC's), or NULL when
+ * both are empty. *@dsq is set to the queue it heads. Needs scx_bpf_dsq_peek (6.19).
  */
-static bool prev_goes_on(struct task_struct *prev, u32 llc, u64 now)
+static struct task_struct *first_of(s32 cpu, u32 llc, u64 *dsq)
+{
+	struct task_struct *a = scx_bpf_dsq_peek(pinned_dsq(cpu));
+	struct task_struct *b = scx_bpf_dsq_peek(llc);
+
+	if (a && (!b || vtime_before(a->scx.dsq_vtime, b->scx.dsq_vtime))) {
+		*dsq = pinned_dsq(cpu);
+		return a;
+	}
+	*dsq = llc;
+	return b;
+}
+
+/*
+ * Whether @prev, whose slice ended but which is still runnable, should keep its CPU rather than
+ * make way for the first task @cpu could take: the kernel asks for a dispatch before it queues
+ * @prev again, and without this two tasks sharing a CPU would alternate whatever their weights.
+ */
+static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 llc, u64 now)
 {
 	struct task_struct *head;
 	struct task_ctx *tctx;
-	u64 vtime;
+	u64 vtime, dsq;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
 		return false;
 	tctx = task_ctx(prev);
 	if (!tctx)
 		return false;
-	head = scx_bpf_dsq_peek(llc);
+	head = first_of(cpu, llc, &dsq);
 	if (!head)
 		return true;
 	vtime = tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
@@ -525,8 +596,8 @@ static s32 random_cpu_of(u32 llc)
 
 /*
  * The CPU to preempt for @p, or -1: among @prev_cpu and two random CPUs of @llc that @p may
- * use, those worth preempting; the latest deadline wins. The winner's recorded deadline is
- * reset so that a second waker does not pick the same victim before it has switched.
+ * use and that are active, those worth preempting; the latest deadline wins. The winner's recorded
+ * deadline is reset so that a second waker does not pick the same victim before it has switched.
  */
 static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu, u32 llc, u64 now)
 {
@@ -543,7 +614,8 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 	for (i = 0; i < 3; i++) {
 		s32 cpu = cands[i];
 
-		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+		/* Not on a CPU compaction keeps idle: it would no longer be idle. */
+		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_active(cpu) ||
 		    !worth_preempting(cpu, tctx, now))
 			continue;
 		r = cpu_run(cpu);
@@ -582,7 +654,8 @@ s32 BPF_STRUCT_OPS(lavd_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 		cpu = prev_cpu;
 		goto found;
 	}
-	if (llc >= MAX_LLCS || p->nr_cpus_allowed == 1)
+	/* With one CPU there is nowhere else to look (and every wake-up pays for looking). */
+	if (llc >= MAX_LLCS || p->nr_cpus_allowed == 1 || nr_online_cpus == 1)
 		return prev_cpu;
 	if (llc_of_cpu(prev_cpu) == llc) {
 		cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0, true);
@@ -612,9 +685,13 @@ found:
 }
 
 /*
- * A task that may only run on @cpu. Where the kernel can kick CPUs, it waits in the LLC's queue
- * in deadline order like everyone else (nice holds between tasks pinned to one CPU) and @cpu is
- * woken if idle. Where it cannot (Debian 7.1, 7.2), it goes straight onto the CPU.
+ * A task that may only run on @cpu (every task, on a 1-CPU machine). It waits in @cpu's own
+ * deadline queue, which @cpu serves together with its LLC's in deadline order, so nice holds
+ * between tasks pinned to one CPU and a critical one can preempt there too. That needs no kick,
+ * even on Debian 7.1 and 7.2 which cannot call scx_bpf_kick_cpu: the task is being enqueued on
+ * @cpu's own run queue, and the kernel reschedules that CPU if it is idle, so it dispatches from
+ * the queue. Only when the task is not (yet) allowed on the CPU it is queued on (an affinity change
+ * in flight), or has no context, does it go straight to that CPU's local queue.
  */
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
@@ -622,7 +699,13 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	u32 llc = llc_of_cpu(cpu);
 
 	stat_inc(STAT_PINNED);
-	if (!tctx || llc >= MAX_LLCS || !bpf_ksym_exists(scx_bpf_kick_cpu)) {
+	/*
+	 * A per-CPU kernel thread (kworker, ksoftirqd, the sched_ext watchdog's worker on a 1-CPU
+	 * machine) does work the whole machine waits for: it runs as soon as its CPU is free,
+	 * before anything queued by deadline. Its bursts are short, so this costs others little.
+	 */
+	if (!tctx || llc >= MAX_LLCS || (p->flags & PF_KTHREAD) ||
+	    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
 		return;
 	}
@@ -635,8 +718,40 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 		return;
 	}
 	stat_inc(STAT_QUEUED);
-	scx_dsq_insert_vtime(p, llc, task_slice(tctx, llc), tctx->deadline, enq_flags);
+	scx_dsq_insert_vtime(p, pinned_dsq(cpu), task_slice(tctx, llc), tctx->deadline, enq_flags);
 	scx_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/*
+ * An idle CPU of @llc that @p may use, lowest id first, or -1. Overflow then lands on the same
+ * few CPUs (the next ones in user space's order when capacities are equal) instead of being
+ * spread over every idle CPU as the kernel's idle picker does.
+ */
+static s32 pick_idle_ordered(struct task_struct *p, u32 llc)
+{
+	u32 start, n, i;
+
+	if (llc >= MAX_LLCS)
+		return -1;
+	start = llc_cpu_start[llc];
+	n = llc_nr_cpus[llc];
+	bpf_for(i, 0, n)
+	{
+		s32 cpu = llc_cpus[(start + i) & (MAX_CPUS - 1)];
+
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(cpu))
+			return cpu;
+	}
+	return -1;
+}
+
+/* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
+static bool llc_overloaded(u32 llc)
+{
+	struct lavd_ctl *c = get_ctl();
+	u32 backlog = c && c->expand_backlog ? c->expand_backlog : 1;
+
+	return scx_bpf_dsq_nr_queued(llc) >= (u64)backlog * llc_active_cpus(llc);
 }
 
 /*
@@ -648,15 +763,11 @@ static s32 expand_for(struct task_struct *p, u32 llc)
 {
 	s32 cpu;
 
-	struct lavd_ctl *c = get_ctl();
-	u32 backlog;
-
-	if (!c || !c->compact)
+	if (!compacting() || !llc_overloaded(llc))
 		return -1;
-	backlog = c->expand_backlog ?: 1;
-	if (scx_bpf_dsq_nr_queued(llc) < (u64)backlog * llc_active_cpus(llc))
-		return -1;
-	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
+	cpu = pick_idle_ordered(p, llc);
+	if (cpu < 0)
+		cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
 	if (cpu < 0)
 		cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, false);
 	if (cpu >= 0)
@@ -682,6 +793,14 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
 		return;
 	}
+	/*
+	 * Allowed on no active CPU (affinity): it waits for its own CPU, like a pinned task, or
+	 * nothing would ever take it from the LLC queue.
+	 */
+	if (!may_use_active(p)) {
+		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
+		return;
+	}
 	clamp_vtime(tctx, enq_flags);
 	tctx->deadline = task_deadline(p, tctx);
 
@@ -689,7 +808,7 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	 * A CPU may have gone idle since select_cpu looked (or select_cpu was not called).
 	 * Inserting on a remote local queue wakes that CPU without a kick.
 	 */
-	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, true);
+	cpu = nr_online_cpus > 1 ? pick_idle_in(p, mask_of(&llc_masks, llc), 0, true) : -1;
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
@@ -714,28 +833,43 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = llc_of_cpu(cpu), node, i;
-	u64 now = scx_now();
+	u64 now = scx_now(), first;
 
 	refresh_active();
 	if (llc >= MAX_LLCS)
 		return;
-	if (prev_goes_on(prev, llc, now)) {
+	if (prev_goes_on(prev, cpu, llc, now)) {
 		struct task_ctx *tctx = task_ctx(prev);
 		struct cpu_run *r = cpu_run(cpu);
-		u64 slice = llc_slice(llc);
+		u64 slice = cpu_slice(cpu);
 
 		scx_task_set_slice(prev, slice);
 		if (tctx && r)
 			r->slice = now - tctx->last_run_at + slice;
 		return;
 	}
-	if (scx_dsq_move_to_local(llc)) {
+	/*
+	 * A CPU compaction keeps idle serves its pinned queue, and its LLC's queue only when the
+	 * active CPUs are overloaded by the same test that wakes inactive CPUs; it never steals.
+	 */
+	if (!cpu_active(cpu)) {
+		if (scx_dsq_move_to_local(pinned_dsq(cpu)))
+			return;
+		if (llc_overloaded(llc) && scx_dsq_move_to_local(llc)) {
+			expand_to(cpu);
+			stat_inc(STAT_DISPATCH_LOCAL);
+		}
+		return;
+	}
+	/* The earlier head of the CPU's pinned queue and its LLC's first; without peek, pinned. */
+	first = pinned_dsq(cpu);
+	if (bpf_ksym_exists(scx_bpf_dsq_peek))
+		first_of(cpu, llc, &first);
+	if (scx_dsq_move_to_local(first) ||
+	    scx_dsq_move_to_local(first == llc ? pinned_dsq(cpu) : llc)) {
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
-	/* An inactive CPU serves its own LLC's backlog but does not go looking for work. */
-	if (!cpu_active(cpu))
-		return;
 	node = node_of_llc(llc);
 	bpf_for(i, 0, 2)
 	{
@@ -851,7 +985,7 @@ void BPF_STRUCT_OPS(lavd_stopping, struct task_struct *p, bool runnable)
 	 * Still runnable well before its slice was used up: a preemption cut this run short (the
 	 * kernel zeroes the victim's slice, so the slice it started with tells what was left).
 	 */
-	if (given < SCX_SLICE_INF && ran + PREEMPT_GRACE_NS < given)
+	if (slice_boost_enabled && given < SCX_SLICE_INF && ran + PREEMPT_GRACE_NS < given)
 		tctx->slice_boost = scx_min(given - ran, slice_max_ns);
 	/* A task that keeps running without blocking: let its average see the burst grow. */
 	if (tctx->burst > tctx->avg_burst)
@@ -884,7 +1018,7 @@ void BPF_STRUCT_OPS(lavd_tick, struct task_struct *p)
 	/* Waiters arrived since this run started: trim it to the contended slice. */
 	if (tctx && tctx->boosted)
 		return;
-	slice = llc_slice(llc_of_cpu(scx_bpf_task_cpu(p)));
+	slice = cpu_slice(scx_bpf_task_cpu(p));
 	if (p->scx.slice > slice) {
 		struct cpu_run *r = cpu_run(scx_bpf_task_cpu(p));
 
@@ -989,6 +1123,14 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lavd_init)
 			return ret;
 		}
 	}
+	bpf_for(i, 0, nr_cpu_ids)
+	{
+		ret = scx_bpf_create_dsq(pinned_dsq(i), node_of_llc(llc_of_cpu(i)));
+		if (ret) {
+			scx_bpf_error("creating the pinned queue of CPU %u failed: %d", i, ret);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -1002,5 +1144,4 @@ SCX_OPS_DEFINE(lavd_ops, .select_cpu = (void *)lavd_select_cpu, .enqueue = (void
 	       .running = (void *)lavd_running, .stopping = (void *)lavd_stopping,
 	       .quiescent = (void *)lavd_quiescent, .tick = (void *)lavd_tick,
 	       .enable = (void *)lavd_enable, .init_task = (void *)lavd_init_task,
-	       .init = (void *)lavd_init, .exit = (void *)lavd_exit, .timeout_ms = 10000,
-	       .name = "lavd");
+	       .init = (void *)lavd_init, .exit = (void *)lavd_exit, .name = "lavd");
