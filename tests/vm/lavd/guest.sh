@@ -80,18 +80,20 @@ calibrate() {
 	echo "$t0 $t1" | awk '{ d = $2 - $1; if (d < 0.05) d = 0.05; printf "%d", 20000 * 0.02 / d }'
 }
 
-# light_load: one task near 20 % of a CPU (20 ms of work, then a 100 ms sleep, whose fork and
-# exec cost a few ms more) and three sleepers waking every second. (stress-ng's --cpu-load does
-# no work under this emulator.)
+# light_load: one task near 20 % of a CPU (20 ms of work, then a 100 ms pause) and three sleepers
+# waking every second. (stress-ng's --cpu-load does no work under this emulator.) The pauses are
+# the shell's own `read -t` on a FIFO nobody writes, not a forked `sleep`: under emulation a fork
+# and exec cost more CPU than the 20 ms of work, which made the load depend on the host's speed.
 light_load() {
+	[ -p /tmp/lavd.fifo ] || mkfifo /tmp/lavd.fifo
 	(while :; do
 		i=0
 		while [ $i -lt "$work" ]; do i=$((i + 1)); done
-		sleep 0.1
+		read -t 0.1 _ <>/tmp/lavd.fifo
 	done) &
 	light="$!"
 	for n in 1 2 3; do
-		(while :; do sleep 1; done) &
+		(while :; do read -t 1 _ <>/tmp/lavd.fifo; done) &
 		light="$light $!"
 	done
 }
