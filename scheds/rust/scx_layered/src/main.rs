@@ -280,11 +280,19 @@ impl Scheduler for Layered {
             .zip(&self.prev)
             .map(|(n, p)| n.runtime_ns.saturating_sub(p.runtime_ns) as f64 / 1e9 / secs)
             .collect();
-        self.sizer.observe(&util);
         let cur: Vec<usize> = (0..self.layers.len()).map(|l| self.owned(l)).collect();
+        let online = self.topo.as_ref().map_or(0, |t| t.nr_cpus()) as f64;
+        let cap: Vec<f64> = self
+            .shapes
+            .iter()
+            .zip(&cur)
+            .map(|(s, n)| if s.confined { *n as f64 } else { online })
+            .collect();
+        self.sizer.observe(&util, &cap);
         let targets = self.sizer.targets(&self.shapes, &cur);
         if targets != cur {
-            self.apply(skel, &targets, &util)?;
+            let smoothed = self.sizer.util.clone();
+            self.apply(skel, &targets, &smoothed)?;
         }
         self.refresh_cgroups(skel)?;
 
@@ -318,8 +326,8 @@ impl Scheduler for Layered {
                 },
             );
         }
-        let online = self.topo.as_ref().map_or(0, |t| t.nr_cpus());
-        out.unowned_cpus = online.saturating_sub(self.owner.iter().flatten().count()) as u64;
+        out.unowned_cpus =
+            (online as usize).saturating_sub(self.owner.iter().flatten().count()) as u64;
         out.resizes = self.resizes;
         self.prev = now;
         self.prev_at = Instant::now();
@@ -509,6 +517,7 @@ fn main() {
         .iter()
         .map(|l| alloc::LayerShape {
             owns: l.kind.name != KindName::Open,
+            confined: l.kind.name == KindName::Confined,
             cpus_range: l.kind.cpus_range,
             util_range: l.kind.util_range,
             exclusive: l.kind.exclusive,

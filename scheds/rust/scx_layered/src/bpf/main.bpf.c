@@ -164,7 +164,9 @@ struct task_ctx {
 	u64 matched_at;
 	u64 vtime;
 	u64 avg_runtime;
-	u64 last_run_at;
+	/* when the current run started, and up to when it was charged (tick or stopping) */
+	u64 run_started_at;
+	u64 charged_at;
 	/* when it was queued (0: not waiting) */
 	u64 enq_at;
 };
@@ -773,7 +775,8 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 	}
 	if (!tctx)
 		return;
-	tctx->last_run_at = now;
+	tctx->run_started_at = now;
+	tctx->charged_at = now;
 	if (tctx->enq_at && (s = lstat(tctx->layer))) {
 		__sync_fetch_and_add(&s->wait_ns, now - tctx->enq_at);
 		__sync_fetch_and_add(&s->nr_waits, 1);
@@ -784,21 +787,22 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 		lc->vtime_now = tctx->vtime;
 }
 
-void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
+/*
+ * Charge @p's running since the last charge to it and its layer. Called at every tick too: a
+ * task that keeps its CPU across slices may not stop for seconds, and the sizer must see its
+ * layer's use as it happens.
+ */
+static void charge(struct task_struct *p, struct task_ctx *tctx, u64 now)
 {
-	struct task_ctx *tctx = task_ctx(p);
-	struct cpu_ctx *c = cctx(bpf_get_smp_processor_id());
 	struct layer_stat *s;
 	struct layer_ctx *lc;
-	u64 now = scx_now(), ran, share;
+	u64 ran, share;
 
-	if (c)
-		c->layer = NO_LAYER;
-	if (!tctx || !tctx->last_run_at)
+	if (!tctx->charged_at || now <= tctx->charged_at)
 		return;
-	ran = now - tctx->last_run_at;
+	ran = now - tctx->charged_at;
+	tctx->charged_at = now;
 	tctx->vtime += ran * 100 / (p->scx.weight ?: 1);
-	tctx->avg_runtime = (tctx->avg_runtime * 3 + ran) / 4;
 	if ((s = lstat(tctx->layer)))
 		__sync_fetch_and_add(&s->runtime_ns, ran);
 	if ((lc = lctx(tctx->layer))) {
@@ -809,6 +813,21 @@ void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
 	}
 }
 
+void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct cpu_ctx *c = cctx(bpf_get_smp_processor_id());
+	u64 now = scx_now();
+
+	if (c)
+		c->layer = NO_LAYER;
+	if (!tctx || !tctx->run_started_at)
+		return;
+	charge(p, tctx, now);
+	tctx->avg_runtime = (tctx->avg_runtime * 3 + (now - tctx->run_started_at)) / 4;
+	tctx->charged_at = 0;
+}
+
 /*
  * On every tick: apply a new allocation, and end the slice of a task that should make way:
  * a guest on a CPU whose owner has work, or a task whose layer may no longer use this CPU.
@@ -817,10 +836,23 @@ void BPF_STRUCT_OPS(layered_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_ctx *c;
 	u32 owner;
 
 	apply_alloc();
-	if (!tctx || tctx->layer == NO_LAYER || !full_affinity(p))
+	if (!tctx || tctx->layer == NO_LAYER)
+		return;
+	/*
+	 * A task kept on its CPU when its slice ended may go on without a new running(): start
+	 * charging it here then (at most one tick is lost), and keep the CPU's record right.
+	 */
+	if (!tctx->charged_at)
+		tctx->charged_at = scx_now();
+	else
+		charge(p, tctx, scx_now());
+	if ((c = cctx(cpu)))
+		c->layer = tctx->layer;
+	if (!full_affinity(p))
 		return;
 	owner = owner_of(cpu);
 	if (!cpu_allowed(tctx->layer, cpu) ||
