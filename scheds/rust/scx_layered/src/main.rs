@@ -303,6 +303,11 @@ impl Scheduler for Layered {
             let cpus: Vec<usize> = (0..self.owner.len())
                 .filter(|c| self.owner[*c] == Some(l))
                 .collect();
+            out.layer_util
+                .insert(layer.name.clone(), (util[l] * 100.0).round() / 100.0);
+            out.layer_cpus.insert(layer.name.clone(), cpus.len() as u64);
+            out.layer_tasks.insert(layer.name.clone(), n.nr_tasks);
+            out.layer_preempts.insert(layer.name.clone(), n.preempts);
             out.layers.insert(
                 format!("{l:02}-{}", layer.name),
                 stats::LayerRow {
