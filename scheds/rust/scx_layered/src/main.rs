@@ -496,6 +496,13 @@ fn main() {
     let layers = if opts.run.monitor.is_some() {
         Vec::new()
     } else {
+        // Without a config, say first whether this machine could run one at all (not root, no
+        // sched_ext, another scheduler attached): that is what a caller probing it needs.
+        if opts.configs.is_empty() && !opts.check {
+            if let Err(e) = scx_utils::preflight() {
+                fail(format!("{e:#}"));
+            }
+        }
         let layers = config::load(&opts.configs).unwrap_or_else(|e| fail(e));
         // Checked against this machine before anything is loaded (again at each attach).
         match Topology::discover() {
