@@ -2,26 +2,32 @@
 //! and placement (which CPUs, following the topology). Pure logic: the tests drive it with
 //! made-up topologies and loads.
 
-/// Number of consecutive intervals a layer must be under its utilisation range before it
-/// shrinks: growing is immediate (a saturated layer suffers), shrinking waits (no flapping).
-pub const SHRINK_AFTER: u32 = 3;
+/// Number of consecutive intervals a layer must be under its utilisation range (on the slow
+/// average) before it shrinks: growing is immediate (a saturated layer suffers), shrinking waits
+/// (no flapping on a momentary dip, e.g. when a measurement interval saw few ticks).
+pub const SHRINK_AFTER: u32 = 5;
 
 /// What the sizer needs to know about a layer.
 #[derive(Debug, Clone)]
 pub struct LayerShape {
     /// Open layers own no CPUs.
     pub owns: bool,
+    /// Confined layers cannot use more than their own CPUs.
+    pub confined: bool,
     pub cpus_range: (usize, usize),
     pub util_range: (f64, f64),
     pub exclusive: bool,
     pub weight: u64,
 }
 
-/// Per-layer sizing state: the utilisation EWMA and the shrink countdown.
+/// Per-layer sizing state: two utilisation averages and the shrink countdown.
 #[derive(Debug, Clone, Default)]
 pub struct Sizer {
-    /// Utilisation in CPUs (1.0 = one CPU busy all the time), EWMA with half-life one interval.
+    /// Utilisation in CPUs (1.0 = one CPU busy all the time), EWMA with a half-life of one
+    /// interval: decides growth.
     pub util: Vec<f64>,
+    /// The same with a half-life of about 7 intervals: decides shrinking.
+    pub util_slow: Vec<f64>,
     below: Vec<u32>,
 }
 
@@ -29,14 +35,18 @@ impl Sizer {
     pub fn new(nr_layers: usize) -> Self {
         Self {
             util: vec![0.0; nr_layers],
+            util_slow: vec![0.0; nr_layers],
             below: vec![0; nr_layers],
         }
     }
 
-    /// Feed one interval's measured utilisation (CPUs) per layer.
-    pub fn observe(&mut self, sample: &[f64]) {
-        for (u, s) in self.util.iter_mut().zip(sample) {
-            *u = 0.5 * *u + 0.5 * s.max(0.0);
+    /// Feed one interval's measured utilisation (CPUs) per layer, each capped at what the layer
+    /// could have used (`cap`): a late measurement must not look like more CPUs than exist.
+    pub fn observe(&mut self, sample: &[f64], cap: &[f64]) {
+        for (i, s) in sample.iter().enumerate() {
+            let s = s.max(0.0).min(cap.get(i).copied().unwrap_or(f64::INFINITY));
+            self.util[i] = 0.5 * self.util[i] + 0.5 * s;
+            self.util_slow[i] = 0.9 * self.util_slow[i] + 0.1 * s;
         }
     }
 
@@ -51,24 +61,20 @@ impl Sizer {
                 }
                 let (min, max) = s.cpus_range;
                 let (lo, hi) = s.util_range;
-                let util = self.util[i];
+                let (fast, slow) = (self.util[i], self.util_slow[i]);
                 let n = cur[i];
-                let per = if n == 0 {
-                    f64::INFINITY
-                } else {
-                    util / n as f64
-                };
-                // The smallest count that keeps util per CPU at or below the high bound.
-                let need = (util / hi).ceil() as usize;
-                let t = if n == 0 && util <= 0.0 {
+                let per = |u: f64| if n == 0 { f64::INFINITY } else { u / n as f64 };
+                let t = if n == 0 && fast <= 0.0 {
                     0
-                } else if per > hi {
+                } else if per(fast) > hi {
                     self.below[i] = 0;
-                    need.max(n + 1)
-                } else if per < lo {
+                    // The count that brings it under the high bound, at least one more.
+                    ((fast / hi).ceil() as usize).max(n + 1)
+                } else if per(fast.max(slow)) < lo {
                     self.below[i] += 1;
                     if self.below[i] >= SHRINK_AFTER {
                         self.below[i] = 0;
+                        let need = (fast.max(slow) / hi).ceil() as usize;
                         // Half the gap per step, at least one CPU.
                         n - ((n.saturating_sub(need)) / 2).max(1).min(n)
                     } else {
@@ -300,6 +306,7 @@ mod tests {
     fn shape(min: usize, max: usize) -> LayerShape {
         LayerShape {
             owns: true,
+            confined: true,
             cpus_range: (min, max),
             util_range: (0.5, 0.8),
             exclusive: false,
@@ -315,7 +322,7 @@ mod tests {
         let mut seen = vec![n];
         // Three hogs: the layer uses every CPU it owns.
         for _ in 0..20 {
-            s.observe(&[n.min(3) as f64]);
+            s.observe(&[n.min(3) as f64], &[8.0]);
             n = s.targets(&shapes, &[n])[0];
             seen.push(n);
         }
@@ -324,11 +331,17 @@ mod tests {
             seen.windows(2).all(|w| w[1] >= w[0]),
             "monotonic growth {seen:?}"
         );
-        // Load gone: shrinks, but not in the first interval.
-        s.observe(&[0.0]);
+        // Load gone: shrinks, but not in the first intervals.
+        s.observe(&[0.0], &[8.0]);
         assert_eq!(s.targets(&shapes, &[3])[0], 3);
-        for _ in 0..20 {
-            s.observe(&[0.0]);
+        // A dip of a few intervals under load does not shrink it.
+        let mut d = s.clone();
+        for _ in 0..3 {
+            d.observe(&[0.0], &[8.0]);
+            assert_eq!(d.targets(&shapes, &[3])[0], 3);
+        }
+        for _ in 0..60 {
+            s.observe(&[0.0], &[8.0]);
             n = s.targets(&shapes, &[n])[0];
         }
         assert_eq!(n, 1);
@@ -339,14 +352,14 @@ mod tests {
         let shapes = vec![shape(1, 8)];
         let mut s = Sizer::new(1);
         // 1.3 CPUs of load on 2 CPUs: 0.65 per CPU, inside [0.5, 0.8]: no change.
-        for _ in 0..10 {
-            s.observe(&[1.3]);
+        for _ in 0..60 {
+            s.observe(&[1.3], &[8.0]);
         }
         assert_eq!(s.targets(&shapes, &[2])[0], 2);
         // On 4 CPUs it is 0.325 per CPU: shrink (after the hysteresis) towards ceil(1.3/0.8) = 2.
         let mut n = 4;
-        for _ in 0..10 {
-            s.observe(&[1.3]);
+        for _ in 0..40 {
+            s.observe(&[1.3], &[8.0]);
             n = s.targets(&shapes, &[n])[0];
         }
         assert_eq!(n, 2);

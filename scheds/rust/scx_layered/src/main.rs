@@ -280,11 +280,19 @@ impl Scheduler for Layered {
             .zip(&self.prev)
             .map(|(n, p)| n.runtime_ns.saturating_sub(p.runtime_ns) as f64 / 1e9 / secs)
             .collect();
-        self.sizer.observe(&util);
         let cur: Vec<usize> = (0..self.layers.len()).map(|l| self.owned(l)).collect();
+        let online = self.topo.as_ref().map_or(0, |t| t.nr_cpus()) as f64;
+        let cap: Vec<f64> = self
+            .shapes
+            .iter()
+            .zip(&cur)
+            .map(|(s, n)| if s.confined { *n as f64 } else { online })
+            .collect();
+        self.sizer.observe(&util, &cap);
         let targets = self.sizer.targets(&self.shapes, &cur);
         if targets != cur {
-            self.apply(skel, &targets, &util)?;
+            let smoothed = self.sizer.util.clone();
+            self.apply(skel, &targets, &smoothed)?;
         }
         self.refresh_cgroups(skel)?;
 
@@ -295,6 +303,11 @@ impl Scheduler for Layered {
             let cpus: Vec<usize> = (0..self.owner.len())
                 .filter(|c| self.owner[*c] == Some(l))
                 .collect();
+            out.layer_util
+                .insert(layer.name.clone(), (util[l] * 100.0).round() / 100.0);
+            out.layer_cpus.insert(layer.name.clone(), cpus.len() as u64);
+            out.layer_tasks.insert(layer.name.clone(), n.nr_tasks);
+            out.layer_preempts.insert(layer.name.clone(), n.preempts);
             out.layers.insert(
                 format!("{l:02}-{}", layer.name),
                 stats::LayerRow {
@@ -318,8 +331,8 @@ impl Scheduler for Layered {
                 },
             );
         }
-        let online = self.topo.as_ref().map_or(0, |t| t.nr_cpus());
-        out.unowned_cpus = online.saturating_sub(self.owner.iter().flatten().count()) as u64;
+        out.unowned_cpus =
+            (online as usize).saturating_sub(self.owner.iter().flatten().count()) as u64;
         out.resizes = self.resizes;
         self.prev = now;
         self.prev_at = Instant::now();
@@ -483,6 +496,13 @@ fn main() {
     let layers = if opts.run.monitor.is_some() {
         Vec::new()
     } else {
+        // Without a config, say first whether this machine could run one at all (not root, no
+        // sched_ext, another scheduler attached): that is what a caller probing it needs.
+        if opts.configs.is_empty() && !opts.check {
+            if let Err(e) = scx_utils::preflight() {
+                fail(format!("{e:#}"));
+            }
+        }
         let layers = config::load(&opts.configs).unwrap_or_else(|e| fail(e));
         // Checked against this machine before anything is loaded (again at each attach).
         match Topology::discover() {
@@ -509,6 +529,7 @@ fn main() {
         .iter()
         .map(|l| alloc::LayerShape {
             owns: l.kind.name != KindName::Open,
+            confined: l.kind.name == KindName::Confined,
             cpus_range: l.kind.cpus_range,
             util_range: l.kind.util_range,
             exclusive: l.kind.exclusive,

@@ -28,9 +28,53 @@ scx_utils::scx_stats! {
         /// Per layer, in config order: tasks, util (CPUs), cpus owned, cpulist, preempts
         /// (total), wait_us (average over the interval), affn_viol (total).
         gauge layers: BTreeMap<String, LayerRow>,
+        /// Per layer: utilisation over the last interval, in CPUs (for OpenMetrics).
+        gauge layer_util: BTreeMap<String, f64>,
+        /// Per layer: CPUs owned.
+        gauge layer_cpus: BTreeMap<String, u64>,
+        /// Per layer: tasks in it.
+        gauge layer_tasks: BTreeMap<String, i64>,
+        /// Per layer: wake-up preemptions by its tasks.
+        counter layer_preempts: BTreeMap<String, u64>,
         /// CPUs owned by no layer.
         gauge unowned_cpus: u64,
         /// Allocation changes since attach.
         counter resizes: u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scx_utils::stats::Stats;
+
+    #[test]
+    fn per_layer_rows_and_metrics() {
+        let mut s = LayeredStats::default();
+        s.layers.insert(
+            "00-batch".into(),
+            LayerRow {
+                tasks: 4,
+                util: 1.0,
+                cpus: 1,
+                cpulist: "3".into(),
+                ..Default::default()
+            },
+        );
+        s.layer_util.insert("batch".into(), 1.0);
+        s.layer_cpus.insert("batch".into(), 1);
+        let v = serde_json::to_value(&s).unwrap();
+        let mut table = scx_utils::stats::Table::new("scx_layered", LayeredStats::fields());
+        let text = table.render(&v);
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with("00-batch: ") && l.contains("cpulist=3")),
+            "{text}"
+        );
+        let om = scx_utils::stats::openmetrics("scx_layered", &LayeredStats::fields(), &v);
+        assert!(
+            om.contains("scx_layered_layer_cpus{key=\"batch\"} 1"),
+            "{om}"
+        );
     }
 }

@@ -31,14 +31,16 @@
  * Queues and order. One vtime-ordered queue per (layer, LLC); a CPU looks in its own LLC's
  * queue of a layer first, then the others (work-conserving across LLCs). Within a layer, tasks
  * are ordered by weighted CPU time (nice works; a sleeper banks at most one slice). Among
- * layers that contend for a CPU, layers with "preempt" go first, then the layer with the least
- * CPU time per weight: the weight is each layer's share. A task whose slice ended keeps its CPU
- * if it is the last runnable one and its layer may use the CPU (SCX_OPS_ENQ_LAST: otherwise a
- * Confined task would keep a CPU its layer just gave away).
+ * layers that contend for a CPU, the one with the least CPU time per weight goes first: the
+ * weight is each layer's share. Layers with "preempt" get a bounded head start (10 ms of
+ * weighted time), so they go first unless they hog, and cannot starve the others. A task whose
+ * slice ended keeps its CPU if it is the last runnable one and its layer may use the CPU
+ * (SCX_OPS_ENQ_LAST: otherwise a Confined task would keep a CPU its layer just gave away).
  *
- * Preemption. A waking task of a preempt layer that finds no idle CPU takes the CPU of a task of
- * a non-preempting layer, unowned CPUs first (leaving the owners of Confined CPUs alone when it
- * can): it inserts itself into that CPU's local queue with SCX_ENQ_PREEMPT (value from the
+ * Preemption. A waking task of a preempt layer takes the CPU of a task of a non-preempting
+ * layer: its previous CPU first (the wake-up usually runs there: no IPI, warm cache), else an
+ * idle CPU, else another victim, unowned CPUs first (leaving the owners of Confined CPUs alone
+ * when it can). It inserts itself into that CPU's local queue with SCX_ENQ_PREEMPT (value from the
  * kernel's BTF), so no scx_bpf_kick_cpu is needed (Debian 7.1/7.2 cannot call it). A per-CPU
  * claim keeps two wakers from picking the same victim. Preempt layers never preempt each other:
  * no ping-pong.
@@ -76,8 +78,14 @@ SCX_UEI_DEFINE();
 
 /* A layer's tasks are matched again at least this often (slow-changing matcher inputs). */
 #define REMATCH_NS (1000ULL * 1000 * 1000)
+/*
+ * How much CPU time per weight a preempting layer may be ahead of the others in dispatch. It
+ * must stay below SHARE_LAG_NS: a layer that comes back from idle is put that far behind the
+ * busiest, and a larger lead would let a busy preempting layer win every dispatch against it.
+ */
+#define PREEMPT_LEAD_NS (10ULL * 1000 * 1000)
 /* A layer idle for a while comes back at most this far behind the busiest one (share vtime). */
-#define SHARE_LAG_NS (20ULL * 1000 * 1000)
+#define SHARE_LAG_NS (50ULL * 1000 * 1000)
 
 struct mask_slot {
 	struct bpf_cpumask __kptr *mask;
@@ -164,7 +172,9 @@ struct task_ctx {
 	u64 matched_at;
 	u64 vtime;
 	u64 avg_runtime;
-	u64 last_run_at;
+	/* when the current run started, and up to when it was charged (tick or stopping) */
+	u64 run_started_at;
+	u64 charged_at;
 	/* when it was queued (0: not waiting) */
 	u64 enq_at;
 };
@@ -530,12 +540,16 @@ s32 BPF_STRUCT_OPS(layered_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 	 * preempts locally (the wake-up usually runs on that CPU: a timer or the waker's CPU),
 	 * which is faster than waking an idle CPU and keeps its cache warm.
 	 */
-	if (layer_preempts(tctx->layer) && enq_preempt_flag && preemptible(tctx->layer, prev_cpu) &&
-	    !scx_bpf_test_and_clear_cpu_idle(prev_cpu))
-		return prev_cpu;
-	cpu = pick_idle(p, tctx->layer, prev_cpu);
-	if (cpu < 0)
-		return prev_cpu;
+	if (layer_preempts(tctx->layer) && enq_preempt_flag && preemptible(tctx->layer, prev_cpu)) {
+		/* (It may have gone idle since: then its idle bit is ours, use it.) */
+		if (!scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+			return prev_cpu;
+		cpu = prev_cpu;
+	} else {
+		cpu = pick_idle(p, tctx->layer, prev_cpu);
+		if (cpu < 0)
+			return prev_cpu;
+	}
 	tctx->enq_at = now;
 	scx_dsq_insert(p, SCX_DSQ_LOCAL, layer_slice(tctx->layer), 0);
 	return cpu;
@@ -616,12 +630,22 @@ static s32 pick_victim(struct task_struct *p, u32 layer, s32 prev_cpu, bool prev
 	return -1;
 }
 
+static u64 layer_queued(u32 layer)
+{
+	u64 n = 0;
+	u32 i;
+
+	bpf_for(i, 0, nr_llcs) n += scx_bpf_dsq_nr_queued(dsq_id(layer, i));
+	return n;
+}
+
+/* A layer with nothing queued that gets a task: it may not bank more than SHARE_LAG_NS. */
 static void pull_share_up(u32 layer)
 {
 	struct layer_ctx *lc = lctx(layer);
 	u64 floor = share_now > SHARE_LAG_NS ? share_now - SHARE_LAG_NS : 0;
 
-	if (lc && vtime_before(lc->share_vtime, floor))
+	if (lc && vtime_before(lc->share_vtime, floor) && !layer_queued(layer))
 		lc->share_vtime = floor;
 }
 
@@ -698,15 +722,6 @@ static bool consume_layer(u32 layer, u32 llc)
 	return false;
 }
 
-static u64 layer_queued(u32 layer)
-{
-	u64 n = 0;
-	u32 i;
-
-	bpf_for(i, 0, nr_llcs) n += scx_bpf_dsq_nr_queued(dsq_id(layer, i));
-	return n;
-}
-
 /* Whether a CPU owned by @owner (or no one) serves guests of @layer. */
 static bool serves_guest(u32 owner, u32 layer)
 {
@@ -743,9 +758,13 @@ void BPF_STRUCT_OPS(layered_dispatch, s32 cpu, struct task_struct *prev)
 				continue;
 			lc = lctx(l);
 			key = lc ? lc->share_vtime : 0;
-			/* Preempting layers before the others, then the least served. */
+			/*
+			 * Preempting layers go first, but only by a bounded lead: one that keeps
+			 * its CPUs busy falls back to its weighted share instead of starving the
+			 * others (the watchdog would eject the scheduler).
+			 */
 			if (layer_preempts(l))
-				key = 0;
+				key -= PREEMPT_LEAD_NS;
 			if (best == NO_LAYER || vtime_before(key, best_key)) {
 				best = l;
 				best_key = key;
@@ -773,7 +792,8 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 	}
 	if (!tctx)
 		return;
-	tctx->last_run_at = now;
+	tctx->run_started_at = now;
+	tctx->charged_at = now;
 	if (tctx->enq_at && (s = lstat(tctx->layer))) {
 		__sync_fetch_and_add(&s->wait_ns, now - tctx->enq_at);
 		__sync_fetch_and_add(&s->nr_waits, 1);
@@ -784,21 +804,22 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 		lc->vtime_now = tctx->vtime;
 }
 
-void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
+/*
+ * Charge @p's running since the last charge to it and its layer. Called at every tick too: a
+ * task that keeps its CPU across slices may not stop for seconds, and the sizer must see its
+ * layer's use as it happens.
+ */
+static void charge(struct task_struct *p, struct task_ctx *tctx, u64 now)
 {
-	struct task_ctx *tctx = task_ctx(p);
-	struct cpu_ctx *c = cctx(bpf_get_smp_processor_id());
 	struct layer_stat *s;
 	struct layer_ctx *lc;
-	u64 now = scx_now(), ran, share;
+	u64 ran, share;
 
-	if (c)
-		c->layer = NO_LAYER;
-	if (!tctx || !tctx->last_run_at)
+	if (!tctx->charged_at || now <= tctx->charged_at)
 		return;
-	ran = now - tctx->last_run_at;
+	ran = now - tctx->charged_at;
+	tctx->charged_at = now;
 	tctx->vtime += ran * 100 / (p->scx.weight ?: 1);
-	tctx->avg_runtime = (tctx->avg_runtime * 3 + ran) / 4;
 	if ((s = lstat(tctx->layer)))
 		__sync_fetch_and_add(&s->runtime_ns, ran);
 	if ((lc = lctx(tctx->layer))) {
@@ -809,6 +830,21 @@ void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
 	}
 }
 
+void BPF_STRUCT_OPS(layered_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	struct cpu_ctx *c = cctx(bpf_get_smp_processor_id());
+	u64 now = scx_now();
+
+	if (c)
+		c->layer = NO_LAYER;
+	if (!tctx || !tctx->run_started_at)
+		return;
+	charge(p, tctx, now);
+	tctx->avg_runtime = (tctx->avg_runtime * 3 + (now - tctx->run_started_at)) / 4;
+	tctx->charged_at = 0;
+}
+
 /*
  * On every tick: apply a new allocation, and end the slice of a task that should make way:
  * a guest on a CPU whose owner has work, or a task whose layer may no longer use this CPU.
@@ -817,10 +853,23 @@ void BPF_STRUCT_OPS(layered_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_ctx *c;
 	u32 owner;
 
 	apply_alloc();
-	if (!tctx || tctx->layer == NO_LAYER || !full_affinity(p))
+	if (!tctx || tctx->layer == NO_LAYER)
+		return;
+	/*
+	 * A task kept on its CPU when its slice ended may go on without a new running(): start
+	 * charging it here then (at most one tick is lost), and keep the CPU's record right.
+	 */
+	if (!tctx->charged_at)
+		tctx->charged_at = scx_now();
+	else
+		charge(p, tctx, scx_now());
+	if ((c = cctx(cpu)))
+		c->layer = tctx->layer;
+	if (!full_affinity(p))
 		return;
 	owner = owner_of(cpu);
 	if (!cpu_allowed(tctx->layer, cpu) ||
