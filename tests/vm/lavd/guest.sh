@@ -81,9 +81,10 @@ calibrate() {
 }
 
 # light_load: one task near 20 % of a CPU (20 ms of work, then a 100 ms pause) and three sleepers
-# waking every second. (stress-ng's --cpu-load does no work under this emulator.) The pauses are
-# the shell's own `read -t` on a FIFO nobody writes, not a forked `sleep`: under emulation a fork
-# and exec cost more CPU than the 20 ms of work, which made the load depend on the host's speed.
+# waking every second. (stress-ng's --cpu-load does no work under this emulator.) The 20 % task
+# pauses with the shell's own `read -t` on a FIFO nobody writes, not a forked `sleep`: under
+# emulation ten forks and execs a second cost more CPU than its work, which made the load depend
+# on the host's speed.
 light_load() {
 	[ -p /tmp/lavd.fifo ] || mkfifo /tmp/lavd.fifo
 	(while :; do
@@ -92,8 +93,10 @@ light_load() {
 		read -t 0.1 _ <>/tmp/lavd.fifo
 	done) &
 	light="$!"
+	# The sleepers do fork a `sleep` a second each: new tasks are what a placement policy
+	# places, so these show whether --performance spreads them as the default would.
 	for n in 1 2 3; do
-		(while :; do read -t 1 _ <>/tmp/lavd.fifo; done) &
+		(while :; do sleep 1; done) &
 		light="$light $!"
 	done
 }
