@@ -145,7 +145,9 @@ sleep 3
 pf_busy=$(cpu_busy 10)
 pf_idle=$(count_below 5 "$pf_busy")
 pf_used=$(echo "$pf_busy" | tr ' ' '\n' | awk '$1 != "" && $1 >= 1 { n++ } END { print n + 0 }')
-if [ "$pf_idle" -lt "$ps_idle" ] && [ "$pf_used" -ge 3 ]; then
+# Spread: at least 3 CPUs get some of the load and no more CPUs sit idle than in powersave (a
+# strict "fewer idle" flaked: with the 95 % line, 2 idle vs 2 for busy 5 3 13 8 vs 22 8 1 0).
+if [ "$pf_idle" -le "$ps_idle" ] && [ "$pf_used" -ge 3 ]; then
 	pass spread "performance: $pf_used CPUs >= 1 % busy, $pf_idle >= 95 % idle (busy %: $pf_busy)"
 else
 	fail spread "performance: $pf_used CPUs >= 1 % busy, $pf_idle >= 95 % idle, powersave had $ps_idle (busy %: $pf_busy)"
