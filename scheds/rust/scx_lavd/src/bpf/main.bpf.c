@@ -36,7 +36,9 @@
  * CPUs of its LLC and preempts the one running the latest deadline, if that deadline is later
  * than its own by a margin, the runner is no more critical than it, and the runner's bursts are
  * long (at least four times the wakee's): tasks with alike bursts (hackbench, pipelines) never
- * preempt each other, since one will yield about as soon as preempting it would help. The
+ * preempt each other, since one will yield about as soon as preempting it would help; nor does
+ * a wakee preempt the task that woke it (a pipe or socket writer goes on writing and blocks soon;
+ * wake-ups from timers and devices may preempt). The
  * preemption is an insertion at the head of the victim's local queue with SCX_ENQ_PREEMPT (its
  * value read from the kernel's BTF), which needs no scx_bpf_kick_cpu: Debian's 7.1 and 7.2 cannot
  * call it.
@@ -567,14 +569,16 @@ static bool preemption_possible(void)
 /*
  * Whether the task running on @cpu may be preempted by a waking task (@tctx, deadline already
  * computed): it is one of ours and has run a little since it started, its deadline is later by
- * more than the slice floor, it is no more latency-critical, and its bursts are long and at
- * least four times the wakee's.
+ * more than the slice floor, it is no more latency-critical, its bursts are long and at least
+ * four times the wakee's, and it did not do this wake-up itself (a producer is not preempted by
+ * its consumer; see scx_task_waker_cpu).
  */
 static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
-	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline))
+	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline) ||
+	    cpu == scx_task_waker_cpu())
 		return false;
 	return now - r->started_at >= PREEMPT_GRACE_NS && r->lc <= tctx->lc &&
 	       r->avg_burst >= preempt_min_run_ns && tctx->avg_burst * 4 <= r->avg_burst;

@@ -34,9 +34,11 @@
  * times the wakee's, and the wakee's deadline must be earlier by a margin. Tasks of alike run
  * lengths (the wake-ups of hackbench, a pipeline) never preempt each other: they will yield
  * sooner than a preemption would help, and preempting them is what makes a preempting
- * scheduler slow. A victim gets 100 us of every run before it can be preempted again, and a
- * short task that preempted cannot be preempted by the long one it displaced: no ping-pong.
- * The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
+ * scheduler slow. Nor does a wakee preempt the task that woke it (a writer to a pipe or socket
+ * goes on writing and blocks soon: letting it batch is what keeps hackbench fast), while
+ * wake-ups from timers and devices may. A victim gets 100 us of every run before it can be
+ * preempted again, and a short task that preempted cannot be preempted by the long one it
+ * displaced: no ping-pong. The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
  *
  * Balancing. User space moves tasks between domains by load (see src/balance.rs): it reads the
  * PELT load each task publishes in task_loads and writes a new home domain into migrations,
@@ -396,8 +398,9 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
  * minimum run) whose runs are at least four times the wakee's, its deadline is later by more
  * than the minimum slice, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
  * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
- * yield about as soon as a preemption would help. *@later is set when the deadline test alone
- * passed.
+ * yield about as soon as a preemption would help. Nor is the task that did the wake-up (a
+ * producer is not preempted by its consumer; see scx_task_waker_cpu). *@later is set when the
+ * deadline test alone passed.
  */
 #define PREEMPT_GRACE_NS (100ULL * 1000)
 
@@ -405,7 +408,8 @@ static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_runtime, u64 now, bo
 {
 	struct cpu_run *r = cpu_run(cpu);
 
-	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline))
+	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline) ||
+	    cpu == scx_task_waker_cpu())
 		return false;
 	*later = true;
 	return now - r->started_at >= PREEMPT_GRACE_NS && r->avg_runtime >= preempt_min_run_ns &&
