@@ -536,10 +536,14 @@ static void clamp_vruntime(struct task_ctx *tctx, u64 enq_flags)
 }
 
 /*
- * A task that may only run on @cpu. Where the kernel can kick CPUs, it waits in @cpu's domain
- * queue in deadline order like everyone else (nice levels hold between tasks pinned to one CPU)
- * and @cpu is woken if idle, so it cannot be forgotten there. Where it cannot (Debian 7.1 and
- * 7.2), the task goes straight onto the CPU: first come, first served.
+ * A task that may only run on @cpu (every task, on a 1-CPU machine). It waits in @cpu's domain
+ * queue in deadline order like everyone else (nice levels hold between tasks pinned to one CPU,
+ * and a short runner can preempt there too); other CPUs of the domain skip it. It cannot be
+ * forgotten there even where scx_bpf_kick_cpu is not callable (Debian 7.1 and 7.2): it is being
+ * enqueued on @cpu's own run queue, and the kernel reschedules that CPU if it is idle, so @cpu
+ * dispatches from the queue. The kick, where it exists, only makes that explicit. A task not
+ * (yet) allowed on the CPU it is queued on (an affinity change in flight) or without context
+ * goes straight onto the CPU.
  */
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
@@ -547,7 +551,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	u32 dom = dom_of_cpu(cpu);
 
 	stat_inc(STAT_PINNED);
-	if (!tctx || dom >= MAX_DOMS || !bpf_ksym_exists(scx_bpf_kick_cpu)) {
+	if (!tctx || dom >= MAX_DOMS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
 		return;
 	}
@@ -568,7 +572,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 			stat_inc(STAT_PREEMPT_DECLINED);
 	}
 	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
