@@ -18,6 +18,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/counters.bpf.h"),
     ),
     (
+        "include/scx/waker.bpf.h",
+        include_bytes!("../bpf/include/scx/waker.bpf.h"),
+    ),
+    (
         "include/scx/wakefreq.bpf.h",
         include_bytes!("../bpf/include/scx/wakefreq.bpf.h"),
     ),

@@ -34,6 +34,7 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
+#include <scx/waker.bpf.h>
 
 #include "intf.h"
 
@@ -161,17 +162,26 @@ static __always_inline bool user_gone(u64 now)
 }
 
 /*
+ * Set when a task woken by an interrupt (a timer, a device) was queued for user space, cleared
+ * when the scheduler thread next runs: nothing running is waiting to hand over to that task.
+ */
+static volatile bool urgent_queued;
+
+/*
  * When the scheduler thread wakes up, it goes to the head of its CPU's queue; it also preempts
- * the running task if that one has been running for a while. A task that has just started is
- * likely to block soon (a wake-up chain), and preempting it would cost another round trip
- * through user space for it, which is how heavy wake-up loads would drown in decisions.
+ * the running task if that one has been running for a while, or at once when an interrupt woke
+ * the task it is coming to decide on. A task that has just started is likely to block soon (a
+ * wake-up chain such as hackbench's), and preempting it would cost another round trip through
+ * user space for it, which is how heavy wake-up loads would drown in decisions. A timer wake-up
+ * (cyclictest, a frame timer) follows no such chain, and waiting for the runner's grace period
+ * made it wait up to a whole slice (1 vCPU under hogs: p99 2.6x EEVDF's).
  */
 static __always_inline u64 usersched_preempt_flag(s32 cpu)
 {
 	u32 zero = 0;
 	u64 *since = bpf_map_lookup_percpu_elem(&running_since, &zero, cpu);
 
-	if (since && bpf_ktime_get_ns() - *since < PREEMPT_AFTER_NS)
+	if (!urgent_queued && since && bpf_ktime_get_ns() - *since < PREEMPT_AFTER_NS)
 		return 0;
 	return enq_preempt_flag;
 }
@@ -286,6 +296,8 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 			msg->cpumask_lo |= 1ULL << c;
 	msg->nr_cpus_allowed = p->nr_cpus_allowed;
 	msg->pad = 0;
+	if ((enq_flags & SCX_ENQ_WAKEUP) && scx_task_waker_cpu() < 0)
+		urgent_queued = true;
 	bpf_ringbuf_submit(msg, 0);
 	scx_counter_inc(&rl_stats, RL_STAT_QUEUED);
 }
@@ -403,6 +415,8 @@ void BPF_STRUCT_OPS(rustland_running, struct task_struct *p)
 
 	if (since)
 		*since = bpf_ktime_get_ns();
+	if (is_usersched(p))
+		urgent_queued = false;
 }
 
 void BPF_STRUCT_OPS(rustland_update_idle, s32 cpu, bool idle)
