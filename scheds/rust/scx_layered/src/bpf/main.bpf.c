@@ -30,10 +30,10 @@
  *
  * Queues and order. One vtime-ordered queue per (layer, LLC); a CPU looks in its own LLC's
  * queue of a layer first, then the others (work-conserving across LLCs). Within a layer, tasks
- * are ordered by weighted CPU time (nice works; a sleeper banks at most one slice behind the
- * layer's clock, which follows the queue's front and is not dragged ahead by a low-weight task
- * that ran straight on an idle CPU). Among layers that contend for a CPU, the one with the
- * least CPU time per weight goes first: the weight is each layer's share. Layers with
+ * are ordered by weighted CPU time (nice works). Each queue keeps its own clock (its front):
+ * a sleeper, a newcomer or a task from another LLC starts within one slice of it, since the
+ * LLCs' queues progress at their own rates. Among layers that contend for a CPU, the one with
+ * the least CPU time per weight goes first: the weight is each layer's share. Layers with
  * "preempt" get a bounded head start (10 ms of weighted time), so they go first unless they
  * hog, and cannot starve the others. A task whose slice ended keeps its CPU if it is the last
  * runnable one and its layer may use the CPU (SCX_OPS_ENQ_LAST: otherwise a Confined task
@@ -134,9 +134,12 @@ struct {
 	__type(value, struct layer_stat);
 } layer_stats SEC(".maps");
 
+/* Not waiting in any of a layer's queues (task_ctx's queued_llc, last_llc). */
+#define NO_LLC MAX_LLCS
+
 struct layer_ctx {
-	/* vtime of the latest task of the layer that started running */
-	u64 vtime_now;
+	/* per LLC: the vtime of the latest task started from the layer's queue there (its clock) */
+	u64 clock[MAX_LLCS];
 	/* the layer's CPU time divided by its weight: the inter-layer share */
 	u64 share_vtime;
 };
@@ -179,8 +182,10 @@ struct task_ctx {
 	u64 charged_at;
 	/* when it was queued (0: not waiting) */
 	u64 enq_at;
-	/* its current wait is in its layer's vtime-ordered queue (not a CPU's local queue) */
-	bool in_vtime_queue;
+	/* the LLC of the layer queue its current wait is in (NO_LLC: a CPU's local queue) */
+	u32 queued_llc;
+	/* the LLC of the layer queue it last waited in (NO_LLC: none yet, or it changed layer) */
+	u32 last_llc;
 };
 
 struct {
@@ -415,9 +420,8 @@ static void set_layer(struct task_ctx *tctx, u32 layer)
 		__sync_fetch_and_add(&s->nr_tasks, 1);
 		__sync_fetch_and_add(&s->matched, 1);
 	}
-	/* Its place in the new layer's order: at the front, as a newcomer. */
-	if ((lc = lctx(layer)))
-		tctx->vtime = lc->vtime_now;
+	/* Its next queueing places it as a newcomer (place_in_queue). */
+	tctx->last_llc = NO_LLC;
 	tctx->layer = layer;
 }
 
@@ -653,15 +657,40 @@ static void pull_share_up(u32 layer)
 		lc->share_vtime = floor;
 }
 
+/*
+ * Where @tctx's task goes in the (@layer, @llc) queue. Each queue has its own clock: the LLCs'
+ * queues progress at their own rates, and a vtime earned against one means nothing in another.
+ * A waiting task banks at most one slice behind its queue's clock. After a sleep, as a
+ * newcomer, or coming from another LLC it also starts at most one slice ahead of it: a vtime
+ * from a queue that ran ahead (or a nice-19 task's, whose weighted time runs 100x faster)
+ * would put it behind all of this queue's work (7.3, the stress mix: a shell waited 13 s for a
+ * 0.1 s sleep with one clock per layer). While it stays runnable on one LLC its vtime is kept,
+ * so nice levels hold.
+ */
+static void place_in_queue(struct task_ctx *tctx, u32 layer, u32 llc, u64 enq_flags)
+{
+	struct layer_ctx *lc = lctx(layer);
+	u64 slice = layer_slice(layer), clk;
+
+	if (!lc || llc >= MAX_LLCS)
+		return;
+	clk = lc->clock[llc & (MAX_LLCS - 1)];
+	if (vtime_before(tctx->vtime, clk - slice))
+		tctx->vtime = clk - slice;
+	if (((enq_flags & SCX_ENQ_WAKEUP) || tctx->last_llc != llc) &&
+	    vtime_before(clk + slice, tctx->vtime))
+		tctx->vtime = clk + slice;
+	tctx->last_llc = llc;
+}
+
 void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
-	u64 now = scx_now(), vtime_floor;
-	struct layer_ctx *lc;
+	u64 now = scx_now();
 	struct layer_stat *s;
 	bool preempting;
-	u32 layer;
+	u32 layer, llc;
 
 	if (!tctx || !full_affinity(p)) {
 		if (tctx) {
@@ -674,7 +703,7 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 	refresh_layer(p, tctx, now);
 	layer = tctx->layer;
 	tctx->enq_at = now;
-	tctx->in_vtime_queue = false;
+	tctx->queued_llc = NO_LLC;
 	pull_share_up(layer);
 
 	/* The last runnable task here whose layer may stay: keep running. */
@@ -701,16 +730,10 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 			       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 		return;
 	}
-	/* A sleeper banks at most one slice of credit within its layer. */
-	lc = lctx(layer);
-	if (lc && (enq_flags & SCX_ENQ_WAKEUP)) {
-		vtime_floor = lc->vtime_now - layer_slice(layer);
-		if (vtime_before(tctx->vtime, vtime_floor))
-			tctx->vtime = vtime_floor;
-	}
-	tctx->in_vtime_queue = true;
-	scx_dsq_insert_vtime(p, dsq_id(layer, llc_of(prev_cpu)), layer_slice(layer), tctx->vtime,
-			     enq_flags);
+	llc = llc_of(prev_cpu);
+	place_in_queue(tctx, layer, llc, enq_flags);
+	tctx->queued_llc = llc;
+	scx_dsq_insert_vtime(p, dsq_id(layer, llc), layer_slice(layer), tctx->vtime, enq_flags);
 }
 
 /* Move the first task of @layer's queues (this LLC's first) here. */
@@ -786,11 +809,14 @@ void BPF_STRUCT_OPS(layered_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 {
+	s32 cpu = bpf_get_smp_processor_id();
 	struct task_ctx *tctx = task_ctx(p);
-	struct cpu_ctx *c = cctx(bpf_get_smp_processor_id());
+	struct cpu_ctx *c = cctx(cpu);
 	struct layer_stat *s;
 	struct layer_ctx *lc;
 	u64 now = scx_now();
+	bool queued;
+	u32 llc;
 
 	if (c) {
 		c->layer = tctx ? tctx->layer : NO_LAYER;
@@ -806,19 +832,21 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 	}
 	tctx->enq_at = 0;
 	/*
-	 * The layer's clock (vtime_now) is its queue's front, the floor a waking sleeper is
-	 * placed at. A task taken from the vtime-ordered queue is that front. One that went
-	 * straight to a CPU may be far ahead of it: a nice-19 task's weighted time runs 100x
-	 * faster, and letting it drag the clock along put every sleeper behind all of the
-	 * layer's queued work (7.1, stress mix: a shell waited 5.9 s for a 0.1 s sleep). So a
-	 * direct run moves the clock only while it is within a slice of it.
+	 * A task taken from a queue moves that queue's clock to its vtime (it was the front). One
+	 * that went straight to a CPU may be far ahead of everything queued (a nice-19 task), so
+	 * it moves its LLC's clock only while it is within a slice of it.
 	 */
+	queued = tctx->queued_llc < MAX_LLCS;
+	llc = queued ? tctx->queued_llc : llc_of(cpu);
 	lc = lctx(tctx->layer);
-	if (lc && vtime_before(lc->vtime_now, tctx->vtime) &&
-	    (tctx->in_vtime_queue ||
-	     vtime_before(tctx->vtime, lc->vtime_now + layer_slice(tctx->layer))))
-		lc->vtime_now = tctx->vtime;
-	tctx->in_vtime_queue = false;
+	if (lc && llc < MAX_LLCS) {
+		u64 *clk = &lc->clock[llc & (MAX_LLCS - 1)];
+
+		if (vtime_before(*clk, tctx->vtime) &&
+		    (queued || vtime_before(tctx->vtime, *clk + layer_slice(tctx->layer))))
+			*clk = tctx->vtime;
+	}
+	tctx->queued_llc = NO_LLC;
 }
 
 /*
@@ -902,6 +930,8 @@ s32 BPF_STRUCT_OPS(layered_init_task, struct task_struct *p, struct scx_init_tas
 	if (!tctx)
 		return -ENOMEM;
 	tctx->layer = NO_LAYER;
+	tctx->queued_llc = NO_LLC;
+	tctx->last_llc = NO_LLC;
 	return 0;
 }
 
