@@ -571,14 +571,14 @@ static bool preemption_possible(void)
  * computed): it is one of ours and has run a little since it started, its deadline is later by
  * more than the slice floor, it is no more latency-critical, its bursts are long and at least
  * four times the wakee's, and it did not do this wake-up itself (a producer is not preempted by
- * its consumer; see scx_task_waker_cpu).
+ * its consumer): @waker_cpu is scx_task_waker_cpu(), which the caller reads once per wake-up.
  */
-static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now)
+static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now, s32 waker_cpu)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
 	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline) ||
-	    cpu == scx_task_waker_cpu())
+	    cpu == waker_cpu)
 		return false;
 	return now - r->started_at >= PREEMPT_GRACE_NS && r->lc <= tctx->lc &&
 	       r->avg_burst >= preempt_min_run_ns && tctx->avg_burst * 4 <= r->avg_burst;
@@ -608,10 +608,12 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 	s32 best = -1, cands[3];
 	u64 best_deadline = 0;
 	struct cpu_run *r;
+	s32 waker_cpu;
 	u32 i;
 
 	if (!preemption_possible())
 		return -1;
+	waker_cpu = scx_task_waker_cpu();
 	cands[0] = llc_of_cpu(prev_cpu) == llc ? prev_cpu : -1;
 	cands[1] = random_cpu_of(llc);
 	cands[2] = random_cpu_of(llc);
@@ -620,7 +622,7 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 
 		/* Not on a CPU compaction keeps idle: it would no longer be idle. */
 		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_active(cpu) ||
-		    !worth_preempting(cpu, tctx, now))
+		    !worth_preempting(cpu, tctx, now, waker_cpu))
 			continue;
 		r = cpu_run(cpu);
 		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
@@ -717,7 +719,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	clamp_vtime(tctx, enq_flags);
 	tctx->deadline = task_deadline(p, tctx);
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible() &&
-	    worth_preempting(cpu, tctx, now)) {
+	    worth_preempting(cpu, tctx, now, scx_task_waker_cpu())) {
 		preempt_cpu(p, tctx, cpu, enq_flags);
 		return;
 	}

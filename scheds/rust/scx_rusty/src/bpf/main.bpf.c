@@ -399,17 +399,18 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
  * than the minimum slice, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
  * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
  * yield about as soon as a preemption would help. Nor is the task that did the wake-up (a
- * producer is not preempted by its consumer; see scx_task_waker_cpu). *@later is set when the
- * deadline test alone passed.
+ * producer is not preempted by its consumer): @waker_cpu is scx_task_waker_cpu(), which the
+ * caller reads once per wake-up. *@later is set when the deadline test alone passed.
  */
 #define PREEMPT_GRACE_NS (100ULL * 1000)
 
-static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_runtime, u64 now, bool *later)
+static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_runtime, u64 now, s32 waker_cpu,
+			     bool *later)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
 	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline) ||
-	    cpu == scx_task_waker_cpu())
+	    cpu == waker_cpu)
 		return false;
 	*later = true;
 	return now - r->started_at >= PREEMPT_GRACE_NS && r->avg_runtime >= preempt_min_run_ns &&
@@ -432,9 +433,11 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_runtime, s32
 	u64 best_deadline = 0;
 	bool later = false;
 	u32 start, n, i;
+	s32 waker_cpu;
 
 	if (!preemption_possible() || dom >= MAX_DOMS)
 		return -1;
+	waker_cpu = scx_task_waker_cpu();
 	start = dom_cpu_start[dom];
 	n = dom_nr_cpus[dom];
 	if (!n || start >= MAX_CPUS)
@@ -447,7 +450,7 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_runtime, s32
 		struct cpu_run *r;
 
 		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    !worth_preempting(cpu, deadline, avg_runtime, now, &later))
+		    !worth_preempting(cpu, deadline, avg_runtime, now, waker_cpu, &later))
 			continue;
 		r = cpu_run(cpu);
 		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
@@ -562,7 +565,8 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
 		bool later = false;
 
-		if (worth_preempting(cpu, tctx->deadline, tctx->avg_runtime, now, &later)) {
+		if (worth_preempting(cpu, tctx->deadline, tctx->avg_runtime, now,
+				     scx_task_waker_cpu(), &later)) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
