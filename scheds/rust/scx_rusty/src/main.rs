@@ -48,15 +48,15 @@ struct Opts {
     target_latency_us: u64,
 
     /// The shortest slice (µs), however many tasks wait.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(50..=1_000_000))]
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(50..=1_000_000))]
     min_slice_us: u64,
 
     /// Never preempt a running task for a waking one.
     #[arg(long)]
     no_preempt: bool,
 
-    /// A running task may be preempted once it has run this long (µs), and only if its runs
-    /// average at least this long.
+    /// A running task may be preempted only if its CPU bursts (between blockings) average at
+    /// least this long (µs), and only by a task whose deadline is earlier by this much.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     preempt_min_run_us: u64,
 

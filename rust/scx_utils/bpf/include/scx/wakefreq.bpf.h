@@ -2,8 +2,8 @@
 /*
  * Event-frequency bookkeeping for deadline schedulers that favour wake-up chains: how often a
  * task wakes others or blocks, as a decaying events-per-second figure, its integer log2 (so one
- * extreme rate does not dominate a score). Which task did a wake-up (so that only the real
- * waker is credited) comes from scx/waker.bpf.h, included here.
+ * extreme rate does not dominate a score), and its CPU bursts (struct scx_burst). Which task did
+ * a wake-up (so that only the real waker is credited) comes from scx/waker.bpf.h, included here.
  *
  *	tctx->wake_freq = scx_ewma4(tctx->wake_freq, scx_freq_of_gap(now - tctx->last_wake_at));
  *	tctx->last_wake_at = now;
@@ -76,6 +76,38 @@ static u64 scx_decayed_freq(u64 freq, u64 last_at, u64 now)
 		return freq;
 	bound = scx_freq_of_gap(now - last_at);
 	return freq < bound ? freq : bound;
+}
+
+/*
+ * A task's CPU bursts: the CPU time it uses between two blockings, summed over preemptions and
+ * slice ends. Counting each run on its own would make a CPU hog that wake-up preemptions cut
+ * into pieces look like a short runner, and a scheduler that only preempts long runners would
+ * then stop preempting it. Call scx_burst_ran() from ops.stopping and scx_burst_blocked() from
+ * ops.quiescent when the task goes to sleep (SCX_DEQ_SLEEP).
+ */
+#define SCX_BURST_CAP_NS (1000ULL * 1000 * 1000)
+
+struct scx_burst {
+	/* CPU time since the task last blocked, capped at SCX_BURST_CAP_NS */
+	u64 cur;
+	/* average of its bursts; a burst still going raises it once it exceeds it */
+	u64 avg;
+};
+
+/* The task ran @ran ns and is @runnable still (preempted or out of slice) or not (blocking). */
+static void scx_burst_ran(struct scx_burst *b, u64 ran, bool runnable)
+{
+	b->cur = b->cur + ran < SCX_BURST_CAP_NS ? b->cur + ran : SCX_BURST_CAP_NS;
+	/* A task that keeps running without blocking: let the average see the burst grow. */
+	if (runnable && b->cur > b->avg)
+		b->avg = scx_ewma4(b->avg, b->cur);
+}
+
+/* The task blocks: its burst is complete. */
+static void scx_burst_blocked(struct scx_burst *b)
+{
+	b->avg = scx_ewma4(b->avg, b->cur);
+	b->cur = 0;
 }
 
 #endif /* __SCX_WAKEFREQ_BPF_H */

@@ -102,9 +102,7 @@ const volatile u32 llc_nr_cpus[MAX_LLCS];
 #define LC_WINDOW_NS (LC_MAX * lc_unit_ns)
 /* The burst length against which shortness is scored (the 10 ms of the lc formula). */
 #define LC_RUNTIME_REF (10ULL * 1000 * 1000)
-/* A burst longer than this counts as this long (keeps the EWMA in range). */
-#define BURST_CAP_NS (1000ULL * 1000 * 1000)
-/* A victim must have run this long since it last started: no preempting a task right away. */
+/* A victim must have run this long since it last started before a task's wake-up preempts it. */
 #define PREEMPT_GRACE_NS (50ULL * 1000)
 /* The runtime term of a deadline is at most this many maximum slices. */
 #define RTERM_MAX_SLICES 2
@@ -181,9 +179,8 @@ struct task_ctx {
 	/* effective criticality: own plus what it inherited from its waker */
 	u32 lc;
 	u64 last_run_at;
-	/* CPU time since it last woke up, and the average of that per wake-up */
-	u64 burst;
-	u64 avg_burst;
+	/* CPU time between blockings, summed over preemptions, and its average */
+	struct scx_burst burst;
 	u64 wake_freq;
 	u64 last_wake_at;
 	u64 wait_freq;
@@ -418,7 +415,7 @@ static u32 own_lc(struct task_ctx *tctx, u64 now)
 {
 	u64 wake = scx_decayed_freq(tctx->wake_freq, tctx->last_wake_at, now);
 	u64 wait = scx_decayed_freq(tctx->wait_freq, tctx->last_wait_at, now);
-	u64 shortness = LC_RUNTIME_REF / (tctx->avg_burst + 1);
+	u64 shortness = LC_RUNTIME_REF / (tctx->burst.avg + 1);
 	u32 lc;
 
 	lc = scx_log2_u64(1 + scx_min(wake, 100000)) + scx_log2_u64(1 + scx_min(wait, 100000)) +
@@ -429,7 +426,7 @@ static u32 own_lc(struct task_ctx *tctx, u64 now)
 /* The deadline of @p if its vtime were @vtime. */
 static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vtime)
 {
-	u64 run = scx_min(tctx->avg_burst, slice_max_ns);
+	u64 run = scx_min(tctx->burst.avg, slice_max_ns);
 	u32 lc = tctx->lc < LC_MAX ? tctx->lc : LC_MAX;
 	/*
 	 * Weighted, so a heavier task's long bursts count for less, but capped: for a nice 19 task
@@ -484,7 +481,12 @@ static u64 task_slice(struct task_ctx *tctx, u32 llc)
 		return slice;
 	tctx->boosted = false;
 	if (tctx->slice_boost) {
-		slice = scx_min(slice + tctx->slice_boost, slice_max_ns);
+		/*
+		 * At most one more slice of the current length: a task preempted during an
+		 * uncontended 20 ms slice would otherwise come back, under contention, for up to
+		 * 20 ms that the tick does not trim, and everything queued behind it waits for it.
+		 */
+		slice = scx_min(slice + scx_min(tctx->slice_boost, slice), slice_max_ns);
 		tctx->slice_boost = 0;
 		tctx->boosted = true;
 		stat_inc(STAT_SLICE_BOOST);
@@ -568,10 +570,11 @@ static bool preemption_possible(void)
 
 /*
  * Whether the task running on @cpu may be preempted by a waking task (@tctx, deadline already
- * computed): it is one of ours and has run a little since it started, its deadline is later by
- * more than the slice floor, it is no more latency-critical, its bursts are long and at least
- * four times the wakee's, and it did not do this wake-up itself (a producer is not preempted by
- * its consumer): @waker_cpu is scx_task_waker_cpu(), which the caller reads once per wake-up.
+ * computed): it is one of ours and has run a little since it started (unless an interrupt did
+ * the wake-up), its deadline is later by more than the slice floor, it is no more
+ * latency-critical, its bursts are long and at least four times the wakee's, and it did not do
+ * this wake-up itself (a producer is not preempted by its consumer): @waker_cpu is
+ * scx_task_waker_cpu(), which the caller reads once per wake-up.
  */
 static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now, s32 waker_cpu)
 {
@@ -580,8 +583,15 @@ static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now, s32 waker_
 	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline) ||
 	    cpu == waker_cpu)
 		return false;
-	return now - r->started_at >= PREEMPT_GRACE_NS && r->lc <= tctx->lc &&
-	       r->avg_burst >= preempt_min_run_ns && tctx->avg_burst * 4 <= r->avg_burst;
+	/*
+	 * The grace holds against wake-ups by tasks only: a timer or device wake-up (@waker_cpu
+	 * < 0) starts no wake-up chain, and declined it would wait for the next tick (when slices
+	 * end), milliseconds away.
+	 */
+	if (waker_cpu >= 0 && now - r->started_at < PREEMPT_GRACE_NS)
+		return false;
+	return r->lc <= tctx->lc && r->avg_burst >= preempt_min_run_ns &&
+	       tctx->burst.avg * 4 <= r->avg_burst;
 }
 
 /* A random CPU of @llc, or -1. */
@@ -956,7 +966,7 @@ void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
 	if (!r)
 		return;
 	r->deadline = tctx->deadline;
-	r->avg_burst = tctx->avg_burst;
+	r->avg_burst = tctx->burst.avg;
 	r->lc = tctx->lc;
 	r->slice = p->scx.slice;
 	r->started_at = now;
@@ -984,7 +994,7 @@ void BPF_STRUCT_OPS(lavd_stopping, struct task_struct *p, bool runnable)
 		return;
 	ran = now - tctx->last_run_at;
 	tctx->vtime += ran * 100 / p->scx.weight;
-	tctx->burst = scx_min(tctx->burst + ran, BURST_CAP_NS);
+	scx_burst_ran(&tctx->burst, ran, runnable);
 	if (!runnable)
 		return;
 	/*
@@ -993,9 +1003,6 @@ void BPF_STRUCT_OPS(lavd_stopping, struct task_struct *p, bool runnable)
 	 */
 	if (slice_boost_enabled && given < SCX_SLICE_INF && ran + PREEMPT_GRACE_NS < given)
 		tctx->slice_boost = scx_min(given - ran, slice_max_ns);
-	/* A task that keeps running without blocking: let its average see the burst grow. */
-	if (tctx->burst > tctx->avg_burst)
-		tctx->avg_burst = scx_ewma4(tctx->avg_burst, tctx->burst);
 }
 
 void BPF_STRUCT_OPS(lavd_quiescent, struct task_struct *p, u64 deq_flags)
@@ -1010,8 +1017,7 @@ void BPF_STRUCT_OPS(lavd_quiescent, struct task_struct *p, u64 deq_flags)
 		return;
 	tctx->wait_freq = scx_ewma4(tctx->wait_freq, scx_freq_of_gap(now - tctx->last_wait_at));
 	tctx->last_wait_at = now;
-	tctx->avg_burst = scx_ewma4(tctx->avg_burst, tctx->burst);
-	tctx->burst = 0;
+	scx_burst_blocked(&tctx->burst);
 	tctx->slice_boost = 0;
 }
 

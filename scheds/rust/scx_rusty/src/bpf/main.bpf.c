@@ -9,16 +9,18 @@
  *
  * Ordering. A task that finds no idle CPU waits in its home domain's queue, ordered by deadline:
  *
- *     deadline = vruntime + min(avg_runtime, slice) * 100 / weight / latency_factor
+ *     deadline = vruntime + min(avg_burst, slice) * 100 / weight / latency_factor
  *     latency_factor = 1 + log2(1 + wakee_freq) + log2(1 + block_freq)
  *
- * vruntime is weighted CPU time (the fairness term; a sleeper may bank at most one slice). The
- * second term favours short runners, and it shrinks further for tasks that wake others often
- * (producers) or block often (consumers): the links of a wake/block chain, such as a pipeline
- * or a client and its server, run sooner and hand work along without waiting behind CPU hogs.
- * Because the bonus is bounded by one slice of weighted time, hogs still get their share. Only
- * the real waker is credited (not a task an interrupt happened to land on), and both frequencies
- * decay when the events stop: a frequency never exceeds one over the time since the last event.
+ * vruntime is weighted CPU time (the fairness term; a sleeper may bank at most one slice).
+ * avg_burst is the average CPU time a task uses between two blockings, summed over preemptions
+ * (struct scx_burst of scx/wakefreq.bpf.h). The second term favours short runners, and it
+ * shrinks further for tasks that wake others often (producers) or block often (consumers): the
+ * links of a wake/block chain, such as a pipeline or a client and its server, run sooner and
+ * hand work along without waiting behind CPU hogs. Because the bonus is bounded by one slice
+ * of weighted time, hogs still get their share. Only the real waker is credited (not a task an
+ * interrupt happened to land on), and both frequencies decay when the events stop: a
+ * frequency never exceeds one over the time since the last event.
  * Tasks pinned to one CPU wait in the same queue (only their CPU takes them), so nice levels
  * hold for them too.
  *
@@ -29,16 +31,17 @@
  * Preemption. A waking task that finds no idle CPU looks at a few CPUs of its home domain (its
  * previous CPU and two random ones it may use) and preempts the one running the latest deadline,
  * by inserting itself into that CPU's local queue with SCX_ENQ_PREEMPT (no scx_bpf_kick_cpu,
- * which Debian's 7.1 and 7.2 cannot call). It pays only against a long runner that has already
- * a much shorter one: the victim's runs must average at least --preempt-min-run-us and four
- * times the wakee's, and the wakee's deadline must be earlier by a margin. Tasks of alike run
- * lengths (the wake-ups of hackbench, a pipeline) never preempt each other: they will yield
- * sooner than a preemption would help, and preempting them is what makes a preempting
- * scheduler slow. Nor does a wakee preempt the task that woke it (a writer to a pipe or socket
- * goes on writing and blocks soon: letting it batch is what keeps hackbench fast), while
- * wake-ups from timers and devices may. A victim gets 100 us of every run before it can be
- * preempted again, and a short task that preempted cannot be preempted by the long one it
- * displaced: no ping-pong. The value of SCX_ENQ_PREEMPT comes from the running kernel's BTF.
+ * which Debian's 7.1 and 7.2 cannot call). It pays only when a short runner displaces a long
+ * one: the victim's bursts must average at least --preempt-min-run-us and four times the
+ * wakee's, and the wakee's deadline must be earlier by that much. Tasks of alike run lengths
+ * (the wake-ups of hackbench, a pipeline) never preempt each other: they will yield sooner than
+ * a preemption would help, and preempting them is what makes a preempting scheduler slow. Nor
+ * does a wakee preempt the task that woke it (a writer to a pipe or socket goes on writing and
+ * blocks soon: letting it batch is what keeps hackbench fast), while wake-ups from timers and
+ * devices may. A victim gets 100 us of every run before a task's wake-up can preempt it again
+ * (a timer's or device's need not wait: declined, it would wait for the next tick, which is
+ * when slices end, milliseconds later), and a short task that preempted cannot be preempted by
+ * the long one it displaced: no ping-pong. SCX_ENQ_PREEMPT's value comes from the kernel's BTF.
  *
  * Balancing. User space moves tasks between domains by load (see src/balance.rs): it reads the
  * PELT load each task publishes in task_loads and writes a new home domain into migrations,
@@ -71,7 +74,7 @@ const volatile u32 nr_cores = 1;
 const volatile u64 slice_ns = 20ULL * 1000 * 1000;
 /* Under contention: this latency divided among the waiting tasks, but never below min_slice_ns. */
 const volatile u64 target_latency_ns = 10ULL * 1000 * 1000;
-const volatile u64 min_slice_ns = 1000ULL * 1000;
+const volatile u64 min_slice_ns = 3000ULL * 1000;
 /* Preemption: off when 0; a victim must have run this long, in runs at least this long. */
 const volatile bool preempt_enabled = true;
 const volatile u64 preempt_min_run_ns = 1000ULL * 1000;
@@ -129,7 +132,8 @@ struct task_ctx {
 	u64 deadline;
 	u64 last_run_at;
 	u64 load_published_at;
-	u64 avg_runtime;
+	/* CPU time between blockings (a preempted hog still shows as the long runner it is) */
+	struct scx_burst burst;
 	u64 last_woke_other_at;
 	u64 wakee_freq;
 	u64 last_blocked_at;
@@ -150,7 +154,7 @@ struct cpu_run {
 	u64 deadline;
 	/* when the current run started; 0 when the CPU runs no task of ours */
 	u64 started_at;
-	u64 avg_runtime;
+	u64 avg_burst;
 };
 
 struct {
@@ -322,7 +326,7 @@ static void publish_pelt(struct task_struct *p, u64 now)
 /* The deadline of @p if its vruntime were @vruntime. */
 static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vruntime, u64 now)
 {
-	u64 run = scx_min(tctx->avg_runtime, slice_ns);
+	u64 run = scx_min(tctx->burst.avg, slice_ns);
 	u64 wakee = scx_decayed_freq(tctx->wakee_freq, tctx->last_woke_other_at, now);
 	u64 block = scx_decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
 	u64 factor = 1 + scx_log2_u64(1 + wakee) + scx_log2_u64(1 + block);
@@ -394,9 +398,9 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 
 /*
  * Whether the task running on @cpu may be preempted for a waking task with deadline @deadline
- * and average run @avg_runtime: it is one of ours, a long runner (runs averaging at least the
- * minimum run) whose runs are at least four times the wakee's, its deadline is later by more
- * than the minimum slice, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
+ * and average burst @avg_burst: it is one of ours, a long runner (bursts averaging at least
+ * the minimum run) whose bursts are at least four times the wakee's, its deadline is later by more
+ * than the minimum run, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
  * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
  * yield about as soon as a preemption would help. Nor is the task that did the wake-up (a
  * producer is not preempted by its consumer): @waker_cpu is scx_task_waker_cpu(), which the
@@ -404,17 +408,23 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
  */
 #define PREEMPT_GRACE_NS (100ULL * 1000)
 
-static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_runtime, u64 now, s32 waker_cpu,
+static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_burst, u64 now, s32 waker_cpu,
 			     bool *later)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
-	if (!r || !r->started_at || !vtime_before(deadline + min_slice_ns, r->deadline) ||
+	if (!r || !r->started_at || !vtime_before(deadline + preempt_min_run_ns, r->deadline) ||
 	    cpu == waker_cpu)
 		return false;
 	*later = true;
-	return now - r->started_at >= PREEMPT_GRACE_NS && r->avg_runtime >= preempt_min_run_ns &&
-	       avg_runtime * 4 <= r->avg_runtime;
+	/*
+	 * The grace applies to wake-ups by tasks only. A slice ends at a tick (4 ms apart with
+	 * HZ=250), so declining for the grace makes the wakee wait for that tick: for a timer or
+	 * device wake-up (@waker_cpu < 0), which starts no wake-up chain, that wait was the p99.
+	 */
+	if (waker_cpu >= 0 && now - r->started_at < PREEMPT_GRACE_NS)
+		return false;
+	return r->avg_burst >= preempt_min_run_ns && avg_burst * 4 <= r->avg_burst;
 }
 
 static bool preemption_possible(void)
@@ -426,7 +436,7 @@ static bool preemption_possible(void)
  * The CPU to preempt for @p (deadline @deadline), or -1: among @prev_cpu and two random CPUs
  * of @dom that @p may use, those worth preempting; the latest deadline wins.
  */
-static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_runtime, s32 prev_cpu, u32 dom,
+static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 prev_cpu, u32 dom,
 		       u64 now)
 {
 	s32 best = -1, cands[3];
@@ -450,7 +460,7 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_runtime, s32
 		struct cpu_run *r;
 
 		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    !worth_preempting(cpu, deadline, avg_runtime, now, waker_cpu, &later))
+		    !worth_preempting(cpu, deadline, avg_burst, now, waker_cpu, &later))
 			continue;
 		r = cpu_run(cpu);
 		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
@@ -565,7 +575,7 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
 		bool later = false;
 
-		if (worth_preempting(cpu, tctx->deadline, tctx->avg_runtime, now,
+		if (worth_preempting(cpu, tctx->deadline, tctx->burst.avg, now,
 				     scx_task_waker_cpu(), &later)) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
@@ -614,7 +624,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	if (enq_flags & SCX_ENQ_WAKEUP) {
-		cpu = pick_victim(p, tctx->deadline, tctx->avg_runtime, prev_cpu, dom, now);
+		cpu = pick_victim(p, tctx->deadline, tctx->burst.avg, prev_cpu, dom, now);
 		if (cpu >= 0) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
@@ -728,7 +738,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	tctx->last_run_at = now;
 	if (r) {
 		r->deadline = tctx->deadline;
-		r->avg_runtime = tctx->avg_runtime;
+		r->avg_burst = tctx->burst.avg;
 		r->started_at = now;
 	}
 	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
@@ -754,7 +764,7 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 	ran = now - tctx->last_run_at;
 	/* Fairness: vruntime grows slower for heavier tasks. */
 	tctx->vruntime += ran * 100 / p->scx.weight;
-	tctx->avg_runtime = scx_ewma4(tctx->avg_runtime, ran);
+	scx_burst_ran(&tctx->burst, ran, runnable);
 	/* Load: heavier tasks count for more. */
 	weighted = ran * p->scx.weight / 100;
 	dctx = dom_ctx(tctx->dom);
@@ -778,6 +788,7 @@ void BPF_STRUCT_OPS(rusty_quiescent, struct task_struct *p, u64 deq_flags)
 	tctx = task_ctx(p);
 	if (!tctx)
 		return;
+	scx_burst_blocked(&tctx->burst);
 	/* @p blocks: count it as a consumer. */
 	tctx->block_freq =
 	    scx_ewma4(tctx->block_freq, scx_freq_of_gap(now - tctx->last_blocked_at));
