@@ -62,7 +62,6 @@
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/wakefreq.bpf.h>
-#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -190,11 +189,6 @@ struct task_ctx {
 	u64 slice_boost;
 	/* this run's slice was boosted: the contention trim in tick leaves it alone */
 	bool boosted;
-	/*
-	 * queued in its LLC's queue (not sent straight to a CPU, not in a CPU's pinned queue,
-	 * whose head may be far from the LLC's front): see scx/vtime.bpf.h
-	 */
-	bool from_queue;
 };
 
 struct {
@@ -515,19 +509,18 @@ static void set_llc(struct task_ctx *tctx, u32 llc)
 }
 
 /*
- * A waking task is placed within one maximum slice of its LLC's front (scx/vtime.bpf.h): it
- * banks at most one slice of credit, and one that ran far ahead (nice 19) does not wait for
- * the whole LLC to catch up. Only on wake-up: a task queued again at the end of its slice keeps
- * its vtime, or a lighter task's faster-growing vtime would pull a heavier one up at every
- * slice and nice would stop dividing time.
+ * A waking task banks at most one maximum slice of credit. Only on wake-up: a task queued again
+ * at the end of its slice keeps its vtime, or a lighter task's faster-growing vtime would pull
+ * a heavier one up at every slice and nice would stop dividing time.
  */
 static void clamp_vtime(struct task_ctx *tctx, u64 enq_flags)
 {
 	struct llc_ctx *lctx = llc_ctx(tctx->llc);
 
-	tctx->from_queue = false;
-	if (lctx && (enq_flags & SCX_ENQ_WAKEUP))
-		tctx->vtime = scx_vtime_place(tctx->vtime, lctx->vtime_now, slice_max_ns);
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || !lctx)
+		return;
+	if (vtime_before(tctx->vtime, lctx->vtime_now - slice_max_ns))
+		tctx->vtime = lctx->vtime_now - slice_max_ns;
 }
 
 /*
@@ -850,7 +843,6 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	stat_inc(STAT_QUEUED);
-	tctx->from_queue = true;
 	scx_dsq_insert_vtime(p, llc, task_slice(tctx, llc), tctx->deadline, enq_flags);
 }
 
@@ -969,10 +961,8 @@ void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
 	tctx->last_run_at = now;
 	set_llc(tctx, llc_of_cpu(cpu));
 	lctx = llc_ctx(tctx->llc);
-	if (lctx)
-		scx_vtime_front_update(&lctx->vtime_now, tctx->vtime, tctx->from_queue,
-				       slice_max_ns);
-	tctx->from_queue = false;
+	if (lctx && vtime_before(lctx->vtime_now, tctx->vtime))
+		lctx->vtime_now = tctx->vtime;
 	if (!r)
 		return;
 	r->deadline = tctx->deadline;

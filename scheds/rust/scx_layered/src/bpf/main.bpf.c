@@ -51,7 +51,6 @@
  * affinity violations; user space turns CPU time into utilisation and resizes layers.
  */
 #include <scx/common.bpf.h>
-#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -676,10 +675,11 @@ static void place_in_queue(struct task_ctx *tctx, u32 layer, u32 llc, u64 enq_fl
 	if (!lc || llc >= MAX_LLCS)
 		return;
 	clk = lc->clock[llc & (MAX_LLCS - 1)];
-	if ((enq_flags & SCX_ENQ_WAKEUP) || tctx->last_llc != llc)
-		tctx->vtime = scx_vtime_place(tctx->vtime, clk, slice);
-	else if (vtime_before(tctx->vtime, clk - slice))
+	if (vtime_before(tctx->vtime, clk - slice))
 		tctx->vtime = clk - slice;
+	if (((enq_flags & SCX_ENQ_WAKEUP) || tctx->last_llc != llc) &&
+	    vtime_before(clk + slice, tctx->vtime))
+		tctx->vtime = clk + slice;
 	tctx->last_llc = llc;
 }
 
@@ -842,7 +842,9 @@ void BPF_STRUCT_OPS(layered_running, struct task_struct *p)
 	if (lc && llc < MAX_LLCS) {
 		u64 *clk = &lc->clock[llc & (MAX_LLCS - 1)];
 
-		scx_vtime_front_update(clk, tctx->vtime, queued, layer_slice(tctx->layer));
+		if (vtime_before(*clk, tctx->vtime) &&
+		    (queued || vtime_before(tctx->vtime, *clk + layer_slice(tctx->layer))))
+			*clk = tctx->vtime;
 	}
 	tctx->queued_llc = NO_LLC;
 }

@@ -62,7 +62,6 @@
 #include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
-#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -139,11 +138,6 @@ struct task_ctx {
 	u64 wakee_freq;
 	u64 last_blocked_at;
 	u64 block_freq;
-	/*
-	 * queued in its domain's queue for any CPU there (not sent straight to a CPU, not pinned:
-	 * its CPU takes a pinned task even when it is not the front): see scx/vtime.bpf.h
-	 */
-	bool from_queue;
 };
 
 struct {
@@ -539,19 +533,19 @@ found:
 }
 
 /*
- * A task waking up is placed within one slice of its domain's front (scx/vtime.bpf.h): it
- * banks at most one slice of credit, and one that ran far ahead (nice 19) does not wait for
- * the whole domain to catch up. Only on wake-up: a task re-queued at the end of its slice keeps
- * its vruntime, or a nice-0 task sharing a CPU with a lighter one would be pulled up to the
+ * A task waking up may bank at most one slice of credit: keep its vruntime within one slice of
+ * its domain's front. Only on wake-up: a task re-queued at the end of its slice keeps its
+ * vruntime, or a nice-0 task sharing a CPU with a lighter one would be pulled up to the
  * lighter one's (faster-growing) vruntime at every slice and nice would stop dividing time.
  */
 static void clamp_vruntime(struct task_ctx *tctx, u64 enq_flags)
 {
 	struct dom_ctx *dctx = dom_ctx(tctx->dom);
 
-	tctx->from_queue = false;
-	if (dctx && (enq_flags & SCX_ENQ_WAKEUP))
-		tctx->vruntime = scx_vtime_place(tctx->vruntime, dctx->vtime_now, slice_ns);
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
+		tctx->vruntime = dctx->vtime_now - slice_ns;
 }
 
 /*
@@ -639,7 +633,6 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		}
 	}
 	stat_inc(STAT_QUEUED);
-	tctx->from_queue = true;
 	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
 }
 
@@ -751,10 +744,8 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
 	set_dom(tctx, dom);
 	dctx = dom_ctx(tctx->dom);
-	if (dctx)
-		scx_vtime_front_update(&dctx->vtime_now, tctx->vruntime, tctx->from_queue,
-				       slice_ns);
-	tctx->from_queue = false;
+	if (dctx && vtime_before(dctx->vtime_now, tctx->vruntime))
+		dctx->vtime_now = tctx->vruntime;
 }
 
 void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
