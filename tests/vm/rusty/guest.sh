@@ -2,6 +2,7 @@
 # In a 4-CPU, 2-node guest (one LLC domain per node, 2 CPUs each), with scx_rusty attached:
 #   balance     4 CPU hogs forked from a parent on CPU 0 end up 2 per domain within 3 balance
 #               intervals, every CPU >= 85 % busy; 2 hogs pinned to domain 0 stay there
+#   moved       a hog whose affinity moves from domain 0 to domain 1 under load keeps running
 #   fairness    nice 0 and nice 5 hogs sharing CPU 3 get CPU time 3.0 +- 10 % (1024 : 335)
 #   starvation  a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
 #               warning, still attached
@@ -107,6 +108,33 @@ done
 [ -z "$strays" ] && pass pinned || fail pinned "ran outside domain 0:$strays"
 kill $pinned $free 2>/dev/null
 wait $pinned $free 2>/dev/null
+
+# --- moved: a hog on CPU 0 (domain 0) whose affinity then moves to domain 1 while eight free
+# hogs keep every CPU busy still gets CPU time (before the fix it waited in domain 0's queue,
+# which none of its CPUs serves: 0 ticks in 8 s).
+hog &
+m=$!
+taskset -p 1 $m >/dev/null
+sleep 1
+free=
+for n in 1 2 3 4 5 6 7 8; do
+	hog &
+	free="$free $!"
+done
+sleep 1
+taskset -p c $m >/dev/null
+sleep 1
+m0=$(ticks $m)
+sleep 4
+m1=$(ticks $m)
+# About 2 CPUs shared by 5 hogs: ~160 ticks in 4 s; 20 is far from starving, far from fair.
+if [ $((m1 - m0)) -ge 20 ]; then
+	pass moved "$((m1 - m0)) ticks in 4 s after its affinity moved to domain 1"
+else
+	fail moved "$((m1 - m0)) ticks in 4 s after its affinity moved to domain 1 (want >= 20)"
+fi
+kill $m $free 2>/dev/null
+wait $m $free 2>/dev/null
 
 # --- fairness: nice 0 and nice 5 sharing CPU 3.
 hog &

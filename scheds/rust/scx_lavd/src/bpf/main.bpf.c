@@ -761,6 +761,14 @@ static s32 pick_idle_ordered(struct task_struct *p, u32 llc)
 	return -1;
 }
 
+/* Whether @p may run on some CPU of @llc. */
+static bool llc_allows(struct task_struct *p, u32 llc)
+{
+	struct bpf_cpumask *mask = llc < nr_llcs ? mask_of(&llc_masks, llc) : NULL;
+
+	return mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr);
+}
+
 /* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
 static bool llc_overloaded(u32 llc)
 {
@@ -802,7 +810,12 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
 		return;
 	}
-	if (tctx->llc >= MAX_LLCS)
+	/*
+	 * An LLC the task may no longer run in (its affinity changed): the LLC of the CPU the
+	 * kernel moved it to. Queued there, no CPU of the LLC could take it, and the others steal
+	 * only when idle: under load it would wait until the watchdog fired.
+	 */
+	if (tctx->llc >= MAX_LLCS || !llc_allows(p, tctx->llc))
 		set_llc(tctx, llc_of_cpu(prev_cpu));
 	llc = tctx->llc;
 	if (llc >= MAX_LLCS) {

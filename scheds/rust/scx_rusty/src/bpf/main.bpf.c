@@ -379,6 +379,14 @@ static u64 dom_slice(u32 dom)
 	return scx_max(scx_min(slice, slice_ns), min_slice_ns);
 }
 
+/* Whether @p may run on some CPU of @dom. */
+static bool dom_allows(struct task_struct *p, u32 dom)
+{
+	struct bpf_cpumask *mask = dom < nr_doms ? mask_of(&dom_masks, dom) : NULL;
+
+	return mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr);
+}
+
 /* Apply a move the balancer asked for, if @p may run in the new domain. */
 static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 {
@@ -601,7 +609,12 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	apply_migration(p, tctx);
-	if (tctx->dom >= MAX_DOMS)
+	/*
+	 * A home domain the task may no longer run in (its affinity changed): the domain of the
+	 * CPU the kernel moved it to. Queued there, no CPU of the domain could take it, and
+	 * the others steal only when idle: under load it would wait until the watchdog fired.
+	 */
+	if (tctx->dom >= MAX_DOMS || !dom_allows(p, tctx->dom))
 		set_dom(tctx, dom_of_cpu(prev_cpu));
 	dom = tctx->dom;
 	if (dom >= MAX_DOMS) {
