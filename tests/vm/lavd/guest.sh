@@ -6,19 +6,16 @@
 #   performance  the same light load is spread: fewer CPUs stay >= 95 % idle than in powersave,
 #                and at least 3 CPUs do some of the work
 #   fairness     nice 0 and nice 5 hogs sharing CPU 3 get CPU time 3.0 +- 10 % (1024 : 335)
+#   light        a nice 19 hog sharing CPU 3 with 4 nice 0 hogs is never off it for over 2 s
 #   starvation   a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
 #                warning, still attached
+# (fairness, light and starvation are in ../lib/checks.sh.)
 # Prints "LAVD <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
 LAVD=${LAVD:-/usr/bin/scx_lavd}
-failures=0
-pass() { echo "LAVD $1 PASS ${2:-}"; }
-fail() {
-	echo "LAVD $1 FAIL ${2:-}"
-	failures=$((failures + 1))
-}
-
-hog() { while :; do :; done; }
+TAG=LAVD
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 
 # cpu_busy SECS: per-CPU busy percent over SECS, "97 99 3 0" (cpu0 first).
 cpu_busy() {
@@ -37,8 +34,6 @@ cpu_busy() {
 
 # count_below LIMIT LIST: how many of the numbers in LIST are <= LIMIT.
 count_below() { echo "$2" | tr ' ' '\n' | awk -v l="$1" '$1 != "" && $1 <= l { n++ } END { print n + 0 }'; }
-
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 
 # start ARGS...: attach scx_lavd with ARGS, wait until it is enabled.
 start() {
@@ -157,38 +152,10 @@ stop
 
 # --- default mode (autopilot): fairness and the stress mix.
 start
-hog &
-a=$!
-hog &
-b=$!
-renice -n 5 -p $b >/dev/null
-taskset -p 8 $a >/dev/null
-taskset -p 8 $b >/dev/null
-sleep 2
-a0=$(ticks $a) b0=$(ticks $b)
-sleep 8
-a1=$(ticks $a) b1=$(ticks $b)
-kill $a $b 2>/dev/null
-wait $a $b 2>/dev/null
-da=$((a1 - a0)) db=$((b1 - b0))
-# ratio x100, expected 306 (1024 / 335), +-10 %
-ratio=$((db > 0 ? 100 * da / db : 0))
-if [ $ratio -ge 275 ] && [ $ratio -le 337 ]; then
-	pass fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio"
-else
-	fail fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio (want 275..337)"
-fi
+check_fairness
+check_light
 
-stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" >/tmp/stress.log 2>&1
-st=$?
-state=$(cat /sys/kernel/sched_ext/state)
-warn=$(dmesg | grep -iE 'stall|WARNING|BUG|Oops|sched_ext: .*(error|disabled)' | head -n 3)
-if [ $st = 0 ] && [ "$state" = enabled ] && kill -0 $pid 2>/dev/null && [ -z "$warn" ]; then
-	pass starvation "stress-ng ${STRESS_SECS}s"
-else
-	fail starvation "stress-ng status $st, state $state, dmesg: $warn"
-	tail -n 5 /tmp/stress.log
-fi
+check_stress
 stop
 [ $detach_failed = 0 ] && pass detach "all three runs exited 0"
 echo "---- scx_lavd's messages ----"

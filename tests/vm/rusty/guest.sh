@@ -4,19 +4,16 @@
 #               intervals, every CPU >= 85 % busy; 2 hogs pinned to domain 0 stay there
 #   moved       a hog whose affinity moves from domain 0 to domain 1 under load keeps running
 #   fairness    nice 0 and nice 5 hogs sharing CPU 3 get CPU time 3.0 +- 10 % (1024 : 335)
+#   light       a nice 19 hog sharing CPU 3 with 4 nice 0 hogs is never off it for over 2 s
 #   starvation  a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
 #               warning, still attached
+# (fairness, light and starvation are in ../lib/checks.sh.)
 # Prints "RUSTY <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
 RUSTY=${RUSTY:-/usr/bin/scx_rusty}
-failures=0
-pass() { echo "RUSTY $1 PASS ${2:-}"; }
-fail() {
-	echo "RUSTY $1 FAIL ${2:-}"
-	failures=$((failures + 1))
-}
-
-hog() { while :; do :; done; }
+TAG=RUSTY
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 
 # cpu_busy SECS: per-CPU busy percent over SECS, "cpu0=97 cpu1=99 ...".
 cpu_busy() {
@@ -35,9 +32,6 @@ cpu_busy() {
 
 # on_cpu PID: the CPU the task last ran on.
 on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
-
-# ticks PID: utime + stime in clock ticks.
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 
 # domain_of CPU: 0 for CPUs 0-1, 1 for CPUs 2-3.
 domain_of() { echo $(($1 / 2)); }
@@ -137,39 +131,11 @@ kill $m $free 2>/dev/null
 wait $m $free 2>/dev/null
 
 # --- fairness: nice 0 and nice 5 sharing CPU 3.
-hog &
-a=$!
-hog &
-b=$!
-renice -n 5 -p $b >/dev/null
-taskset -p 8 $a >/dev/null
-taskset -p 8 $b >/dev/null
-sleep 2
-a0=$(ticks $a) b0=$(ticks $b)
-sleep 8
-a1=$(ticks $a) b1=$(ticks $b)
-kill $a $b 2>/dev/null
-wait $a $b 2>/dev/null
-da=$((a1 - a0)) db=$((b1 - b0))
-# ratio x100, expected 306 (1024 / 335), +-10 %
-ratio=$((db > 0 ? 100 * da / db : 0))
-if [ $ratio -ge 275 ] && [ $ratio -le 337 ]; then
-	pass fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio"
-else
-	fail fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio (want 275..337)"
-fi
+check_fairness
+check_light
 
 # --- starvation: the stress-ng mix.
-stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" >/tmp/stress.log 2>&1
-st=$?
-state=$(cat /sys/kernel/sched_ext/state)
-warn=$(dmesg | grep -iE 'stall|WARNING|BUG|Oops|sched_ext: .*(error|disabled)' | head -n 3)
-if [ $st = 0 ] && [ "$state" = enabled ] && kill -0 $pid 2>/dev/null && [ -z "$warn" ]; then
-	pass starvation "stress-ng ${STRESS_SECS}s"
-else
-	fail starvation "stress-ng status $st, state $state, dmesg: $warn"
-	tail -n 5 /tmp/stress.log
-fi
+check_stress
 
 kill -INT $pid
 wait $pid

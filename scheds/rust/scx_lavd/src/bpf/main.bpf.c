@@ -23,9 +23,13 @@
  *
  * vtime is the task's weighted CPU time (the fairness term); a task that slept may have fallen
  * at most one maximum slice behind the LLC's running tasks, so sleeping banks only a bounded
- * credit. The runtime term puts short runners before long ones, the criticality term puts
- * critical tasks earlier still; both are bounded offsets on top of vtime, so over any longer
- * stretch CPU time still follows weight: a hog gets its share and nice levels hold.
+ * credit, and no task is queued more than eight maximum slices ahead of them (scx/vtime.bpf.h):
+ * a task lighter than nice 0 gets a proportionally shorter slice, so one run of a nice 19 task is
+ * charged 100 ms of vtime rather than 2 s, and it waits for others to catch up for seconds, not
+ * for the minutes after which the kernel's watchdog would eject the scheduler. The runtime term
+ * puts short runners before long ones, the criticality term puts critical tasks earlier still; both
+ * are bounded offsets on top of vtime, so over any longer stretch CPU time still follows weight: a
+ * hog gets its share and nice levels hold.
  *
  * Slices. The target latency is divided among the LLC's CPUs' share of runnable tasks, between
  * a floor and a ceiling; a CPU nobody waits for gets the maximum slice (throughput). A task
@@ -62,6 +66,7 @@
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/wakefreq.bpf.h>
+#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -472,10 +477,16 @@ static u64 cpu_slice(s32 cpu)
 	return slice_for(llc, queued + scx_bpf_dsq_nr_queued(pinned_dsq(cpu)));
 }
 
-/* @p's slice: its LLC's, plus what a preemption took from its previous run. */
-static u64 task_slice(struct task_ctx *tctx, u32 llc)
+/* @slice for @p: shorter for a task lighter than nice 0 (see scx/vtime.bpf.h). */
+static u64 weighted_slice(struct task_struct *p, u64 slice)
 {
-	u64 slice = llc_slice(llc);
+	return scx_weighted_slice(slice, p->scx.weight, slice_min_ns);
+}
+
+/* @p's slice: its LLC's, plus what a preemption took from its previous run. */
+static u64 task_slice(struct task_struct *p, struct task_ctx *tctx, u32 llc)
+{
+	u64 slice = weighted_slice(p, llc_slice(llc));
 
 	if (!tctx)
 		return slice;
@@ -508,19 +519,39 @@ static void set_llc(struct task_ctx *tctx, u32 llc)
 	tctx->llc = llc;
 }
 
+/* How far ahead of its LLC's front a task may be queued (scx/vtime.bpf.h). */
+#define MAX_LEAD_SLICES 8
+
 /*
- * A waking task banks at most one maximum slice of credit. Only on wake-up: a task queued again
- * at the end of its slice keeps its vtime, or a lighter task's faster-growing vtime would pull
- * a heavier one up at every slice and nice would stop dividing time.
+ * Keep @tctx's vtime near its LLC's front: a waking task banks at most one maximum slice of
+ * credit, and no task is more than MAX_LEAD_SLICES maximum slices ahead of the front or of
+ * what it will compete with in @dsq (its head) and on @cpu (the running task; -1: any CPU).
  */
-static void clamp_vtime(struct task_ctx *tctx, u64 enq_flags)
+static void place_vtime(struct task_ctx *tctx, bool waking, u64 dsq, s32 cpu)
+{
+	struct llc_ctx *lctx = llc_ctx(tctx->llc);
+	struct task_struct *head;
+	struct cpu_run *r;
+	u64 ref;
+
+	if (!lctx)
+		return;
+	ref = lctx->vtime_now;
+	if (bpf_ksym_exists(scx_bpf_dsq_peek) && (head = scx_bpf_dsq_peek(dsq)))
+		ref = scx_vtime_earlier(ref, head->scx.dsq_vtime);
+	if (cpu >= 0 && (r = cpu_run(cpu)) && r->started_at && r->deadline)
+		ref = scx_vtime_earlier(ref, r->deadline);
+	tctx->vtime = scx_vtime_place(tctx->vtime, lctx->vtime_now, slice_max_ns, ref,
+				      MAX_LEAD_SLICES * slice_max_ns, waking);
+}
+
+/* @tctx is running with vtime @vtime: its LLC's front follows, a slice at most at a time. */
+static void advance_front(struct task_ctx *tctx, u64 vtime)
 {
 	struct llc_ctx *lctx = llc_ctx(tctx->llc);
 
-	if (!(enq_flags & SCX_ENQ_WAKEUP) || !lctx)
-		return;
-	if (vtime_before(tctx->vtime, lctx->vtime_now - slice_max_ns))
-		tctx->vtime = lctx->vtime_now - slice_max_ns;
+	if (lctx)
+		lctx->vtime_now = scx_front_advance(lctx->vtime_now, vtime, slice_max_ns);
 }
 
 /*
@@ -557,10 +588,20 @@ static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 llc, u64 now)
 	if (!tctx)
 		return false;
 	head = first_of(cpu, llc, &dsq);
-	if (!head)
+	if (!head) {
+		advance_front(tctx,
+			      tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight);
 		return true;
+	}
 	vtime = tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
-	return vtime_before(deadline_at(prev, tctx, vtime), head->scx.dsq_vtime);
+	if (!vtime_before(deadline_at(prev, tctx, vtime), head->scx.dsq_vtime))
+		return false;
+	/*
+	 * The front moves with a run that goes on, or tasks waking meanwhile would be placed
+	 * behind where the LLC's time really is, and the runner far ahead of them.
+	 */
+	advance_front(tctx, vtime);
+	return true;
 }
 
 static bool preemption_possible(void)
@@ -651,7 +692,7 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 static void preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags)
 {
 	stat_inc(STAT_PREEMPT);
-	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc_of_cpu(cpu)),
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc_of_cpu(cpu)),
 		       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 }
 
@@ -694,9 +735,11 @@ s32 BPF_STRUCT_OPS(lavd_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 	}
 	return prev_cpu;
 found:
-	if (tctx)
+	if (tctx) {
+		place_vtime(tctx, true, llc_of_cpu(cpu), -1);
 		tctx->deadline = task_deadline(p, tctx);
-	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(tctx, llc_of_cpu(cpu)), 0);
+	}
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, tctx, llc_of_cpu(cpu)), 0);
 	return cpu;
 }
 
@@ -722,11 +765,11 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	 */
 	if (!tctx || llc >= MAX_LLCS || (p->flags & PF_KTHREAD) ||
 	    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
 		return;
 	}
 	set_llc(tctx, llc);
-	clamp_vtime(tctx, enq_flags);
+	place_vtime(tctx, enq_flags & SCX_ENQ_WAKEUP, pinned_dsq(cpu), cpu);
 	tctx->deadline = task_deadline(p, tctx);
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible() &&
 	    worth_preempting(cpu, tctx, now, scx_task_waker_cpu())) {
@@ -734,7 +777,8 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 		return;
 	}
 	stat_inc(STAT_QUEUED);
-	scx_dsq_insert_vtime(p, pinned_dsq(cpu), task_slice(tctx, llc), tctx->deadline, enq_flags);
+	scx_dsq_insert_vtime(p, pinned_dsq(cpu), task_slice(p, tctx, llc), tctx->deadline,
+			     enq_flags);
 	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
@@ -830,7 +874,7 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
 		return;
 	}
-	clamp_vtime(tctx, enq_flags);
+	place_vtime(tctx, enq_flags & SCX_ENQ_WAKEUP, llc, -1);
 	tctx->deadline = task_deadline(p, tctx);
 
 	/*
@@ -840,7 +884,7 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	cpu = nr_online_cpus > 1 ? pick_idle_in(p, mask_of(&llc_masks, llc), 0, true) : -1;
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
 		return;
 	}
 	if (enq_flags & SCX_ENQ_WAKEUP) {
@@ -852,11 +896,11 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	cpu = expand_for(p, llc);
 	if (cpu >= 0) {
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(tctx, llc), enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
 		return;
 	}
 	stat_inc(STAT_QUEUED);
-	scx_dsq_insert_vtime(p, llc, task_slice(tctx, llc), tctx->deadline, enq_flags);
+	scx_dsq_insert_vtime(p, llc, task_slice(p, tctx, llc), tctx->deadline, enq_flags);
 }
 
 void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
@@ -870,7 +914,7 @@ void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 	if (prev_goes_on(prev, cpu, llc, now)) {
 		struct task_ctx *tctx = task_ctx(prev);
 		struct cpu_run *r = cpu_run(cpu);
-		u64 slice = cpu_slice(cpu);
+		u64 slice = weighted_slice(prev, cpu_slice(cpu));
 
 		scx_task_set_slice(prev, slice);
 		if (tctx && r)
@@ -966,16 +1010,13 @@ void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
 	/* p's CPU, not this one: while the scheduler attaches, running is called from elsewhere */
 	s32 cpu = scx_bpf_task_cpu(p);
 	struct cpu_run *r = cpu_run(cpu);
-	struct llc_ctx *lctx;
 	u64 now = scx_now();
 
 	if (!tctx)
 		return;
 	tctx->last_run_at = now;
 	set_llc(tctx, llc_of_cpu(cpu));
-	lctx = llc_ctx(tctx->llc);
-	if (lctx && vtime_before(lctx->vtime_now, tctx->vtime))
-		lctx->vtime_now = tctx->vtime;
+	advance_front(tctx, tctx->vtime);
 	if (!r)
 		return;
 	r->deadline = tctx->deadline;
@@ -1043,7 +1084,7 @@ void BPF_STRUCT_OPS(lavd_tick, struct task_struct *p)
 	/* Waiters arrived since this run started: trim it to the contended slice. */
 	if (tctx && tctx->boosted)
 		return;
-	slice = cpu_slice(scx_bpf_task_cpu(p));
+	slice = weighted_slice(p, cpu_slice(scx_bpf_task_cpu(p)));
 	if (p->scx.slice > slice) {
 		struct cpu_run *r = cpu_run(scx_bpf_task_cpu(p));
 

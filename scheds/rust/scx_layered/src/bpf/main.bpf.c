@@ -32,12 +32,14 @@
  * queue of a layer first, then the others (work-conserving across LLCs). Within a layer, tasks
  * are ordered by weighted CPU time (nice works). Each queue keeps its own clock (its front):
  * a sleeper, a newcomer or a task from another LLC starts within one slice of it, since the
- * LLCs' queues progress at their own rates. Among layers that contend for a CPU, the one with
- * the least CPU time per weight goes first: the weight is each layer's share. Layers with
- * "preempt" get a bounded head start (10 ms of weighted time), so they go first unless they
- * hog, and cannot starve the others. A task whose slice ended keeps its CPU if it is the last
- * runnable one and its layer may use the CPU (SCX_OPS_ENQ_LAST: otherwise a Confined task
- * would keep a CPU its layer just gave away).
+ * LLCs' queues progress at their own rates; no task is queued more than 8 slices ahead, and a
+ * task lighter than nice 0 gets a shorter slice (scx/vtime.bpf.h: one 20 ms run of a nice 19
+ * task would be charged 2 s, which a busy queue takes minutes to catch up with). Among layers that
+ * contend for a CPU, the one with the least CPU time per weight goes first: the weight is each
+ * layer's share. Layers with "preempt" get a bounded head start (10 ms of weighted time), so they
+ * go first unless they hog, and cannot starve the others. A task whose slice ended keeps its CPU if
+ * it is the last runnable one and its layer may use the CPU (SCX_OPS_ENQ_LAST: otherwise a Confined
+ * task would keep a CPU its layer just gave away).
  *
  * Preemption. A waking task of a preempt layer takes the CPU of a task of a non-preempting
  * layer: its previous CPU first (the wake-up usually runs there: no IPI, warm cache), else an
@@ -51,6 +53,7 @@
  * affinity violations; user space turns CPU time into utilisation and resizes layers.
  */
 #include <scx/common.bpf.h>
+#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -267,6 +270,16 @@ static u64 layer_slice(u32 layer)
 	if (layer >= MAX_LAYERS || !layers[layer].slice_ns)
 		return slice_ns;
 	return layers[layer].slice_ns;
+}
+
+/*
+ * @p's slice in @layer: shorter for a task lighter than nice 0, at least 1 ms (scx/vtime.bpf.h),
+ * so one run of a nice 19 task is charged 100 ms of vtime, not 2 s that the queue's other tasks
+ * would need minutes to catch up with under load.
+ */
+static u64 task_slice(struct task_struct *p, u32 layer)
+{
+	return scx_weighted_slice(layer_slice(layer), p->scx.weight, 1000ULL * 1000);
 }
 
 static u64 layer_weight(u32 layer)
@@ -559,7 +572,7 @@ s32 BPF_STRUCT_OPS(layered_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 			return prev_cpu;
 	}
 	tctx->enq_at = now;
-	scx_dsq_insert(p, SCX_DSQ_LOCAL, layer_slice(tctx->layer), 0);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, tctx->layer), 0);
 	return cpu;
 }
 
@@ -598,7 +611,7 @@ static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq
 	}
 	if (tctx && !cpu_allowed(layer, cpu) && (s = lstat(layer)))
 		__sync_fetch_and_add(&s->affn_viol, 1);
-	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, layer_slice(layer), enq_flags);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
 }
 
 /*
@@ -665,7 +678,7 @@ static void pull_share_up(u32 layer)
  * from a queue that ran ahead (or a nice-19 task's, whose weighted time runs 100x faster)
  * would put it behind all of this queue's work (7.3, the stress mix: a shell waited 13 s for a
  * 0.1 s sleep with one clock per layer). While it stays runnable on one LLC its vtime is kept,
- * so nice levels hold.
+ * so nice levels hold, but never more than 8 slices ahead (a light hog's lead, see task_slice).
  */
 static void place_in_queue(struct task_ctx *tctx, u32 layer, u32 llc, u64 enq_flags)
 {
@@ -675,8 +688,7 @@ static void place_in_queue(struct task_ctx *tctx, u32 layer, u32 llc, u64 enq_fl
 	if (!lc || llc >= MAX_LLCS)
 		return;
 	clk = lc->clock[llc & (MAX_LLCS - 1)];
-	if (vtime_before(tctx->vtime, clk - slice))
-		tctx->vtime = clk - slice;
+	tctx->vtime = scx_vtime_place(tctx->vtime, clk, slice, clk, 8 * slice, true);
 	if (((enq_flags & SCX_ENQ_WAKEUP) || tctx->last_llc != llc) &&
 	    vtime_before(clk + slice, tctx->vtime))
 		tctx->vtime = clk + slice;
@@ -708,7 +720,7 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* The last runnable task here whose layer may stay: keep running. */
 	if ((enq_flags & enq_last_flag) && enq_last_flag && cpu_allowed(layer, prev_cpu)) {
-		scx_dsq_insert(p, SCX_DSQ_LOCAL, layer_slice(layer), enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
 		return;
 	}
 	/* Preempting on the previous CPU first (see select_cpu), then an idle CPU, then others. */
@@ -717,7 +729,7 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 	if (cpu < 0) {
 		cpu = pick_idle(p, layer, prev_cpu);
 		if (cpu >= 0) {
-			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, layer_slice(layer), enq_flags);
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
 			return;
 		}
 		if (preempting)
@@ -726,14 +738,14 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 	if (cpu >= 0) {
 		if ((s = lstat(layer)))
 			__sync_fetch_and_add(&s->preempts, 1);
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, layer_slice(layer),
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer),
 			       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 		return;
 	}
 	llc = llc_of(prev_cpu);
 	place_in_queue(tctx, layer, llc, enq_flags);
 	tctx->queued_llc = llc;
-	scx_dsq_insert_vtime(p, dsq_id(layer, llc), layer_slice(layer), tctx->vtime, enq_flags);
+	scx_dsq_insert_vtime(p, dsq_id(layer, llc), task_slice(p, layer), tctx->vtime, enq_flags);
 }
 
 /* Move the first task of @layer's queues (this LLC's first) here. */

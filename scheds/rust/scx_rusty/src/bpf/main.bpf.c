@@ -12,7 +12,12 @@
  *     deadline = vruntime + min(avg_burst, slice) * 100 / weight / latency_factor
  *     latency_factor = 1 + log2(1 + wakee_freq) + log2(1 + block_freq)
  *
- * vruntime is weighted CPU time (the fairness term; a sleeper may bank at most one slice).
+ * vruntime is weighted CPU time (the fairness term; a sleeper may bank at most one slice, and
+ * no task is queued more than eight slices ahead of its domain's front). A task lighter than
+ * nice 0 gets a proportionally shorter slice (at least 1 ms; scx/vtime.bpf.h), so one run of a
+ * nice 19 task is charged 100 ms of vruntime rather than 2 s: it then waits for the others to
+ * catch up for seconds, not for the minutes after which the kernel's watchdog would eject the
+ * scheduler (khugepaged did, under the stress mix). The second term is capped at two slices.
  * avg_burst is the average CPU time a task uses between two blockings, summed over preemptions
  * (struct scx_burst of scx/wakefreq.bpf.h). The second term favours short runners, and it
  * shrinks further for tasks that wake others often (producers) or block often (consumers): the
@@ -62,6 +67,7 @@
 #include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
+#include <scx/vtime.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -331,12 +337,58 @@ static u64 deadline_at(struct task_struct *p, struct task_ctx *tctx, u64 vruntim
 	u64 block = scx_decayed_freq(tctx->block_freq, tctx->last_blocked_at, now);
 	u64 factor = 1 + scx_log2_u64(1 + wakee) + scx_log2_u64(1 + block);
 
-	return vruntime + run * 100 / p->scx.weight / factor;
+	return vruntime + scx_min(run * 100 / p->scx.weight, 2 * slice_ns) / factor;
 }
 
 static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx, u64 now)
 {
 	return deadline_at(p, tctx, tctx->vruntime, now);
+}
+
+/* The floor of a light task's slice: short, so that one run's charge stays bounded. */
+#define LIGHT_MIN_SLICE_NS (1000ULL * 1000)
+/* How far ahead of its domain's front a task may be queued. */
+#define MAX_LEAD_SLICES 8
+
+/* @slice for @p: shorter for a task lighter than nice 0 (see scx/vtime.bpf.h). */
+static u64 weighted_slice(struct task_struct *p, u64 slice)
+{
+	return scx_weighted_slice(slice, p->scx.weight, LIGHT_MIN_SLICE_NS);
+}
+
+/* @tctx is running with vruntime @vruntime: its domain's front follows, a slice at most at a
+ * time (scx/vtime.bpf.h).
+ */
+static void advance_front(struct task_ctx *tctx, u64 vruntime)
+{
+	struct dom_ctx *dctx = dom_ctx(tctx->dom);
+
+	if (dctx)
+		dctx->vtime_now = scx_front_advance(dctx->vtime_now, vruntime, slice_ns);
+}
+
+/*
+ * Keep @tctx's vruntime near its domain's front: a waking task banks at most one slice of
+ * credit, and no task is more than MAX_LEAD_SLICES slices ahead of the front or of what it will
+ * compete with: its domain queue's head and, for a task pinned to @cpu, the task running there
+ * (-1: any CPU). See scx/vtime.bpf.h.
+ */
+static void place_vruntime(struct task_ctx *tctx, bool waking, s32 cpu)
+{
+	struct dom_ctx *dctx = dom_ctx(tctx->dom);
+	struct task_struct *head;
+	struct cpu_run *r;
+	u64 ref;
+
+	if (!dctx)
+		return;
+	ref = dctx->vtime_now;
+	if (bpf_ksym_exists(scx_bpf_dsq_peek) && (head = scx_bpf_dsq_peek(tctx->dom)))
+		ref = scx_vtime_earlier(ref, head->scx.dsq_vtime);
+	if (cpu >= 0 && (r = cpu_run(cpu)) && r->started_at && r->deadline)
+		ref = scx_vtime_earlier(ref, r->deadline);
+	tctx->vruntime = scx_vtime_place(tctx->vruntime, dctx->vtime_now, slice_ns, ref,
+					 MAX_LEAD_SLICES * slice_ns, waking);
 }
 
 /*
@@ -357,10 +409,15 @@ static bool prev_goes_on(struct task_struct *prev, u32 dom, u64 now)
 	if (!tctx)
 		return false;
 	head = scx_bpf_dsq_peek(dom);
-	if (!head)
-		return true;
 	vruntime = tctx->vruntime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
-	return vtime_before(deadline_at(prev, tctx, vruntime, now), head->scx.dsq_vtime);
+	if (head && !vtime_before(deadline_at(prev, tctx, vruntime, now), head->scx.dsq_vtime))
+		return false;
+	/*
+	 * The front moves with a run that goes on, or tasks waking meanwhile would be placed
+	 * behind where the domain's time really is, and the runner far ahead of them.
+	 */
+	advance_front(tctx, vruntime);
+	return true;
 }
 
 /*
@@ -534,26 +591,12 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	}
 	return prev_cpu;
 found:
-	if (tctx)
+	if (tctx) {
+		place_vruntime(tctx, true, -1);
 		tctx->deadline = task_deadline(p, tctx, scx_now());
-	scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	}
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, weighted_slice(p, slice_ns), 0);
 	return cpu;
-}
-
-/*
- * A task waking up may bank at most one slice of credit: keep its vruntime within one slice of
- * its domain's front. Only on wake-up: a task re-queued at the end of its slice keeps its
- * vruntime, or a nice-0 task sharing a CPU with a lighter one would be pulled up to the
- * lighter one's (faster-growing) vruntime at every slice and nice would stop dividing time.
- */
-static void clamp_vruntime(struct task_ctx *tctx, u64 enq_flags)
-{
-	struct dom_ctx *dctx = dom_ctx(tctx->dom);
-
-	if (!(enq_flags & SCX_ENQ_WAKEUP))
-		return;
-	if (dctx && vtime_before(tctx->vruntime, dctx->vtime_now - slice_ns))
-		tctx->vruntime = dctx->vtime_now - slice_ns;
 }
 
 /*
@@ -573,11 +616,11 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 
 	stat_inc(STAT_PINNED);
 	if (!tctx || dom >= MAX_DOMS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns), enq_flags);
 		return;
 	}
 	set_dom(tctx, dom);
-	clamp_vruntime(tctx, enq_flags);
+	place_vruntime(tctx, enq_flags & SCX_ENQ_WAKEUP, cpu);
 	tctx->deadline = task_deadline(p, tctx, now);
 	/* Its one CPU runs a long runner with a later deadline: take its place (1-CPU machines). */
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
@@ -586,14 +629,14 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 		if (worth_preempting(cpu, tctx->deadline, tctx->burst.avg, now,
 				     scx_task_waker_cpu(), &later)) {
 			stat_inc(STAT_PREEMPT);
-			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, dom_slice(dom)),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 			return;
 		}
 		if (later)
 			stat_inc(STAT_PREEMPT_DECLINED);
 	}
-	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
+	scx_dsq_insert_vtime(p, dom, weighted_slice(p, dom_slice(dom)), tctx->deadline, enq_flags);
 	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
@@ -621,7 +664,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
 		return;
 	}
-	clamp_vruntime(tctx, enq_flags);
+	place_vruntime(tctx, enq_flags & SCX_ENQ_WAKEUP, -1);
 	tctx->deadline = task_deadline(p, tctx, now);
 
 	/*
@@ -633,20 +676,20 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns), enq_flags);
 		return;
 	}
 	if (enq_flags & SCX_ENQ_WAKEUP) {
 		cpu = pick_victim(p, tctx->deadline, tctx->burst.avg, prev_cpu, dom, now);
 		if (cpu >= 0) {
 			stat_inc(STAT_PREEMPT);
-			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, dom_slice(dom),
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, dom_slice(dom)),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 			return;
 		}
 	}
 	stat_inc(STAT_QUEUED);
-	scx_dsq_insert_vtime(p, dom, dom_slice(dom), tctx->deadline, enq_flags);
+	scx_dsq_insert_vtime(p, dom, weighted_slice(p, dom_slice(dom)), tctx->deadline, enq_flags);
 }
 
 void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
@@ -656,7 +699,7 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 	if (dom >= MAX_DOMS)
 		return;
 	if (prev_goes_on(prev, dom, scx_now())) {
-		scx_task_set_slice(prev, dom_slice(dom));
+		scx_task_set_slice(prev, weighted_slice(prev, dom_slice(dom)));
 		return;
 	}
 	if (scx_dsq_move_to_local(dom)) {
@@ -741,7 +784,6 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	s32 cpu = bpf_get_smp_processor_id();
 	u32 dom = dom_of_cpu(cpu);
 	struct cpu_run *r = cpu_run(cpu);
-	struct dom_ctx *dctx;
 	u64 now = scx_now();
 
 	scx_pelt_task_running(p, now, cpu);
@@ -756,9 +798,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	}
 	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
 	set_dom(tctx, dom);
-	dctx = dom_ctx(tctx->dom);
-	if (dctx && vtime_before(dctx->vtime_now, tctx->vruntime))
-		dctx->vtime_now = tctx->vruntime;
+	advance_front(tctx, tctx->vruntime);
 }
 
 void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
@@ -821,7 +861,7 @@ void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 	u64 now = scx_now(), slice;
 
 	/* Waiters arrived since this run started: shorten it to the contended slice. */
-	slice = dom_slice(dom_of_cpu(cpu));
+	slice = weighted_slice(p, dom_slice(dom_of_cpu(cpu)));
 	if (p->scx.slice > slice)
 		scx_task_set_slice(p, slice);
 	if (!t)

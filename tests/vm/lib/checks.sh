@@ -1,0 +1,96 @@
+# Checks shared by the guest scripts of the deadline schedulers (tests/vm/rusty, tests/vm/lavd),
+# sourced after setting TAG (the word each result line starts with) and, for check_stress, the
+# scheduler's loader PID in pid. Each check prints "TAG <check> PASS|FAIL <detail>" and counts
+# its failures in failures.
+failures=0
+pass() { echo "$TAG $1 PASS ${2:-}"; }
+fail() {
+	echo "$TAG $1 FAIL ${2:-}"
+	failures=$((failures + 1))
+}
+
+hog() { while :; do :; done; }
+
+# ticks PID: utime + stime in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# fairness: nice 0 and nice 5 hogs sharing CPU 3 get CPU time 1024 : 335 (3.06), +- 10 %.
+check_fairness() {
+	hog &
+	a=$!
+	hog &
+	b=$!
+	renice -n 5 -p $b >/dev/null
+	taskset -p 8 $a >/dev/null
+	taskset -p 8 $b >/dev/null
+	sleep 2
+	a0=$(ticks $a) b0=$(ticks $b)
+	sleep 8
+	a1=$(ticks $a) b1=$(ticks $b)
+	kill $a $b 2>/dev/null
+	wait $a $b 2>/dev/null
+	da=$((a1 - a0)) db=$((b1 - b0))
+	ratio=$((db > 0 ? 100 * da / db : 0))
+	if [ $ratio -ge 275 ] && [ $ratio -le 337 ]; then
+		pass fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio"
+	else
+		fail fairness "nice0 $da ticks, nice5 $db ticks, ratio x100 $ratio (want 275..337)"
+	fi
+}
+
+# light: a nice 19 hog sharing CPU 3 with four nice 0 hogs gets its small share often enough,
+# never off the CPU for more than 2 s in 8 s (sampled every 0.1 s from its schedstat runtime).
+# Exact weighted fairness without bounds charges one 20 ms run of a weight-1 task 2 s of vtime,
+# which four nice 0 tasks take 8 s to catch up: under heavier load the kernel's watchdog
+# (30 s) ejects the scheduler, as khugepaged made it do under the stress mix.
+check_light() {
+	hogs=
+	for n in 1 2 3 4; do
+		hog &
+		hogs="$hogs $!"
+	done
+	hog &
+	l=$!
+	renice -n 19 -p $l >/dev/null
+	for h in $hogs $l; do taskset -p 8 "$h" >/dev/null; done
+	sleep 1
+	gap=$(
+		last=$(cut -d' ' -f1 "/proc/$l/schedstat")
+		t_last=$(cut -d' ' -f1 /proc/uptime)
+		t_end=$(echo "$t_last" | awk '{ print $1 + 8 }')
+		max=0
+		while :; do
+			sleep 0.1
+			now=$(cut -d' ' -f1 /proc/uptime)
+			run=$(cut -d' ' -f1 "/proc/$l/schedstat")
+			if [ "$run" != "$last" ] || awk -v n="$now" -v e="$t_end" 'BEGIN { exit !(n >= e) }'; then
+				max=$(awk -v m="$max" -v a="$t_last" -v b="$now" 'BEGIN { g = b - a; print (g > m) ? g : m }')
+				last=$run t_last=$now
+			fi
+			awk -v n="$now" -v e="$t_end" 'BEGIN { exit !(n >= e) }' && break
+		done
+		echo "$max"
+	)
+	share=$(awk '{ print $1 }' "/proc/$l/schedstat")
+	kill $hogs $l 2>/dev/null
+	wait $hogs $l 2>/dev/null
+	if awk -v g="$gap" 'BEGIN { exit !(g > 0 && g <= 2.0) }'; then
+		pass light "nice 19 hog beside 4 nice 0 hogs: longest time off the CPU ${gap} s, ran $((share / 1000000)) ms in 9 s"
+	else
+		fail light "nice 19 hog beside 4 nice 0 hogs: longest time off the CPU ${gap} s (want <= 2.0), ran $((share / 1000000)) ms in 9 s"
+	fi
+}
+
+# starvation: the shared stress-ng mix for STRESS_SECS; no stall, no warning, still attached.
+check_stress() {
+	stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" >/tmp/stress.log 2>&1
+	st=$?
+	state=$(cat /sys/kernel/sched_ext/state)
+	warn=$(dmesg | grep -iE 'stall|WARNING|BUG|Oops|sched_ext: .*(error|disabled)' | head -n 3)
+	if [ $st = 0 ] && [ "$state" = enabled ] && kill -0 "$pid" 2>/dev/null && [ -z "$warn" ]; then
+		pass starvation "stress-ng ${STRESS_SECS}s"
+	else
+		fail starvation "stress-ng status $st, state $state, dmesg: $warn"
+		tail -n 5 /tmp/stress.log
+	fi
+}
