@@ -26,6 +26,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/wakefreq.bpf.h"),
     ),
     (
+        "include/scx/masks.bpf.h",
+        include_bytes!("../bpf/include/scx/masks.bpf.h"),
+    ),
+    (
         "include/scx/vtime.bpf.h",
         include_bytes!("../bpf/include/scx/vtime.bpf.h"),
     ),

@@ -1,4 +1,4 @@
-# Checks shared by the guest scripts of the deadline schedulers (tests/vm/rusty, tests/vm/lavd),
+# Checks shared by the guest scripts of tests/vm/rusty, tests/vm/lavd and tests/vm/rustland,
 # sourced after setting TAG (the word each result line starts with) and, for check_stress, the
 # scheduler's loader PID in pid. Each check prints "TAG <check> PASS|FAIL <detail>" and counts
 # its failures in failures.

@@ -9,14 +9,9 @@
 # Prints "RUSTLAND <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
 RL=${RL:-/usr/bin/scx_rustland}
-failures=0
-pass() { echo "RUSTLAND $1 PASS ${2:-}"; }
-fail() {
-	echo "RUSTLAND $1 FAIL ${2:-}"
-	failures=$((failures + 1))
-}
-
-hog() { while :; do :; done; }
+TAG=RUSTLAND
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 
 # now_cs: uptime in centiseconds, without forking.
 now_cs() {

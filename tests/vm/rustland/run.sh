@@ -8,4 +8,5 @@ vmtest=$1 kernel=$2 rl=$3 secs=$4
 here=$(cd "$(dirname "$0")" && pwd)
 exec "$vmtest" run -k "$kernel" -t cpus=2 --timeout $((150 + secs)) \
 	-f "$rl" -f "$here/guest.sh:/usr/bin/rustland-guest.sh" \
+	-f "$here/../lib/checks.sh:/usr/bin/scx-checks.sh" \
 	-- "STRESS_SECS=$secs sh /usr/bin/rustland-guest.sh"

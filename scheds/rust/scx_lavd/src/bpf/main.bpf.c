@@ -64,6 +64,7 @@
  * for the maximum in performance mode.
  */
 #include <scx/common.bpf.h>
+#include <scx/masks.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/wakefreq.bpf.h>
 #include <scx/vtime.bpf.h>
@@ -118,30 +119,13 @@ const volatile u32 llc_nr_cpus[MAX_LLCS];
 
 SCX_UEI_DEFINE();
 
-struct mask_slot {
-	struct bpf_cpumask __kptr *mask;
-};
-
-#define MASK_ARRAY(name, n)                                                                        \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
-		__uint(max_entries, n);                                                            \
-		__type(key, u32);                                                                  \
-		__type(value, struct mask_slot);                                                   \
-	} name SEC(".maps")
-
-MASK_ARRAY(llc_masks, MAX_LLCS);
-MASK_ARRAY(node_masks, MAX_NODES);
-MASK_ARRAY(core_masks, MAX_CORES);
+SCX_MASK_ARRAY(llc_masks, MAX_LLCS);
+SCX_MASK_ARRAY(node_masks, MAX_NODES);
+SCX_MASK_ARRAY(core_masks, MAX_CORES);
 /* The active set as the BPF side applies it (user space's choice plus its own expansions). */
-MASK_ARRAY(active_mask, 1);
+SCX_MASK_ARRAY(active_mask, 1);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct mask_slot);
-} scratch_mask SEC(".maps");
+SCX_SCRATCH_MASK(scratch_mask);
 
 /* User space's decisions (struct lavd_ctl), one entry. */
 struct {
@@ -228,13 +212,6 @@ SCX_COUNTERS_DEFINE(stats, LAVD_NR_STATS);
 static void stat_inc(u32 idx)
 {
 	scx_counter_inc(&stats, idx);
-}
-
-static struct bpf_cpumask *mask_of(void *map, u32 idx)
-{
-	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
-
-	return slot ? slot->mask : NULL;
 }
 
 /*
@@ -332,7 +309,7 @@ static void refresh_active(void)
 	old = applied_seq;
 	if (seq == old || __sync_val_compare_and_swap(&applied_seq, old, seq) != old)
 		return;
-	m = mask_of(&active_mask, 0);
+	m = scx_mask_of(&active_mask, 0);
 	if (!m)
 		return;
 	bpf_for(i, 0, nr_cpu_ids)
@@ -352,7 +329,7 @@ static bool cpu_active(s32 cpu)
 
 	if (!compacting())
 		return true;
-	m = mask_of(&active_mask, 0);
+	m = scx_mask_of(&active_mask, 0);
 	return !m || bpf_cpumask_test_cpu(cpu, cast_mask(m));
 }
 
@@ -363,14 +340,14 @@ static bool may_use_active(struct task_struct *p)
 
 	if (!compacting())
 		return true;
-	m = mask_of(&active_mask, 0);
+	m = scx_mask_of(&active_mask, 0);
 	return !m || bpf_cpumask_intersects(cast_mask(m), p->cpus_ptr);
 }
 
 /* @cpu joins the active set now; user space hears of it at its next tick. */
 static void expand_to(s32 cpu)
 {
-	struct bpf_cpumask *m = mask_of(&active_mask, 0);
+	struct bpf_cpumask *m = scx_mask_of(&active_mask, 0);
 	u32 w = ((u32)cpu / 64) & (MAX_CPU_WORDS - 1);
 	u64 *word = bpf_map_lookup_elem(&expanded, &w);
 
@@ -388,14 +365,14 @@ static void expand_to(s32 cpu)
 static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags,
 			bool active_only)
 {
-	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
+	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
 	struct bpf_cpumask *act;
 
 	if (!tmp || !level)
 		return -1;
 	bpf_cpumask_and(tmp, cast_mask(level), p->cpus_ptr);
 	if (active_only && compacting()) {
-		act = mask_of(&active_mask, 0);
+		act = scx_mask_of(&active_mask, 0);
 		if (act)
 			bpf_cpumask_and(tmp, cast_mask(tmp), cast_mask(act));
 	}
@@ -405,9 +382,9 @@ static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 fl
 /* How many CPUs of @llc are active (all of them without compaction). */
 static u32 llc_active_cpus(u32 llc)
 {
-	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
-	struct bpf_cpumask *lm = mask_of(&llc_masks, llc);
-	struct bpf_cpumask *act = mask_of(&active_mask, 0);
+	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
+	struct bpf_cpumask *lm = scx_mask_of(&llc_masks, llc);
+	struct bpf_cpumask *act = scx_mask_of(&active_mask, 0);
 
 	if (!compacting() || !tmp || !lm || !act)
 		return llc_cpu_count(llc);
@@ -580,27 +557,29 @@ static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 llc, u64 now)
 {
 	struct task_struct *head;
 	struct task_ctx *tctx;
-	u64 vtime, dsq;
+	struct cpu_run *r;
+	u64 vtime, deadline, dsq;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
 		return false;
 	tctx = task_ctx(prev);
 	if (!tctx)
 		return false;
-	head = first_of(cpu, llc, &dsq);
-	if (!head) {
-		advance_front(tctx,
-			      tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight);
-		return true;
-	}
 	vtime = tctx->vtime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
-	if (!vtime_before(deadline_at(prev, tctx, vtime), head->scx.dsq_vtime))
+	deadline = deadline_at(prev, tctx, vtime);
+	head = first_of(cpu, llc, &dsq);
+	if (head && !vtime_before(deadline, head->scx.dsq_vtime))
 		return false;
 	/*
 	 * The front moves with a run that goes on, or tasks waking meanwhile would be placed
-	 * behind where the LLC's time really is, and the runner far ahead of them.
+	 * behind where the LLC's time really is, and the runner far ahead of them; and the
+	 * preemption test sees the runner's deadline as of now, not as of when it was queued,
+	 * or wakers placed at the moved front would no longer look earlier than it.
 	 */
 	advance_front(tctx, vtime);
+	r = cpu_run(cpu);
+	if (r && r->deadline)
+		r->deadline = deadline;
 	return true;
 }
 
@@ -715,20 +694,20 @@ s32 BPF_STRUCT_OPS(lavd_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 	if (llc >= MAX_LLCS || p->nr_cpus_allowed == 1 || nr_online_cpus == 1)
 		return prev_cpu;
 	if (llc_of_cpu(prev_cpu) == llc) {
-		cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0, true);
+		cpu = pick_idle_in(p, scx_mask_of(&core_masks, core_of_cpu(prev_cpu)), 0, true);
 		if (cpu >= 0) {
 			stat_inc(STAT_IDLE_CORE);
 			goto found;
 		}
 	}
-	cpu = pick_idle_in(p, mask_of(&llc_masks, llc), SCX_PICK_IDLE_CORE, true);
+	cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), SCX_PICK_IDLE_CORE, true);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, true);
+		cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, true);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		goto found;
 	}
-	cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, true);
+	cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_llc(llc)), 0, true);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_NODE);
 		goto found;
@@ -808,9 +787,7 @@ static s32 pick_idle_ordered(struct task_struct *p, u32 llc)
 /* Whether @p may run on some CPU of @llc. */
 static bool llc_allows(struct task_struct *p, u32 llc)
 {
-	struct bpf_cpumask *mask = llc < nr_llcs ? mask_of(&llc_masks, llc) : NULL;
-
-	return mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr);
+	return scx_mask_allows(&llc_masks, llc, nr_llcs, p);
 }
 
 /* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
@@ -835,9 +812,9 @@ static s32 expand_for(struct task_struct *p, u32 llc)
 		return -1;
 	cpu = pick_idle_ordered(p, llc);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, mask_of(&llc_masks, llc), 0, false);
+		cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, false);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, mask_of(&node_masks, node_of_llc(llc)), 0, false);
+		cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_llc(llc)), 0, false);
 	if (cpu >= 0)
 		expand_to(cpu);
 	return cpu;
@@ -881,7 +858,7 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	 * A CPU may have gone idle since select_cpu looked (or select_cpu was not called).
 	 * Inserting on a remote local queue wakes that CPU without a kick.
 	 */
-	cpu = nr_online_cpus > 1 ? pick_idle_in(p, mask_of(&llc_masks, llc), 0, true) : -1;
+	cpu = nr_online_cpus > 1 ? pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, true) : -1;
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
@@ -1115,56 +1092,19 @@ s32 BPF_STRUCT_OPS(lavd_init_task, struct task_struct *p, struct scx_init_task_a
 	return 0;
 }
 
-/* Give every slot of @map below @n a fresh empty cpumask. */
-static s32 create_masks(void *map, u32 n)
-{
-	u32 i;
-
-	bpf_for(i, 0, n)
-	{
-		struct mask_slot *slot = bpf_map_lookup_elem(map, &i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			return -ENOENT;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
-	return 0;
-}
-
-static void set_in(void *map, u32 idx, s32 cpu)
-{
-	struct bpf_cpumask *mask = mask_of(map, idx);
-
-	if (mask)
-		bpf_cpumask_set_cpu(cpu, mask);
-}
-
 s32 BPF_STRUCT_OPS_SLEEPABLE(lavd_init)
 {
 	u32 i;
 	s32 ret;
 
-	if ((ret = create_masks(&llc_masks, nr_llcs)) ||
-	    (ret = create_masks(&node_masks, MAX_NODES)) ||
-	    (ret = create_masks(&core_masks, nr_cores)) || (ret = create_masks(&active_mask, 1)))
+	if ((ret = scx_masks_create(&llc_masks, nr_llcs)) ||
+	    (ret = scx_masks_create(&node_masks, MAX_NODES)) ||
+	    (ret = scx_masks_create(&core_masks, nr_cores)) ||
+	    (ret = scx_masks_create(&active_mask, 1)))
 		return ret;
-	bpf_for(i, 0, nr_cpu_ids)
-	{
-		u32 zero = 0;
-		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			continue;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
+	ret = scx_scratch_masks_create(&scratch_mask, nr_cpu_ids);
+	if (ret)
+		return ret;
 
 	bpf_rcu_read_lock();
 	bpf_for(i, 0, nr_cpu_ids)
@@ -1173,11 +1113,11 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lavd_init)
 
 		if (llc >= MAX_LLCS)
 			continue;
-		set_in(&llc_masks, llc, i);
-		set_in(&node_masks, node_of_llc(llc), i);
-		set_in(&core_masks, core_of_cpu(i), i);
+		scx_mask_set_cpu(&llc_masks, llc, i);
+		scx_mask_set_cpu(&node_masks, node_of_llc(llc), i);
+		scx_mask_set_cpu(&core_masks, core_of_cpu(i), i);
 		/* Until user space decides, every CPU is active. */
-		set_in(&active_mask, 0, i);
+		scx_mask_set_cpu(&active_mask, 0, i);
 	}
 	bpf_rcu_read_unlock();
 

@@ -53,6 +53,7 @@
  * affinity violations; user space turns CPU time into utilisation and resizes layers.
  */
 #include <scx/common.bpf.h>
+#include <scx/masks.bpf.h>
 #include <scx/vtime.bpf.h>
 #include "intf.h"
 
@@ -92,27 +93,13 @@ SCX_UEI_DEFINE();
 /* A layer idle for a while comes back at most this far behind the busiest one (share vtime). */
 #define SHARE_LAG_NS (50ULL * 1000 * 1000)
 
-struct mask_slot {
-	struct bpf_cpumask __kptr *mask;
-};
-
 /* Slots 0..MAX_LAYERS-1: CPUs owned by that layer; then unowned CPUs; then CPUs Open may use. */
 #define MASK_UNOWNED (MAX_LAYERS)
 #define MASK_OPEN    (MAX_LAYERS + 1)
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_LAYERS + 2);
-	__type(key, u32);
-	__type(value, struct mask_slot);
-} layer_masks SEC(".maps");
+SCX_MASK_ARRAY(layer_masks, MAX_LAYERS + 2);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct mask_slot);
-} scratch_mask SEC(".maps");
+SCX_SCRATCH_MASK(scratch_mask);
 
 /* From user space: per CPU, the owning layer or NO_OWNER. */
 struct {
@@ -201,13 +188,6 @@ struct {
 static struct task_ctx *task_ctx(struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-}
-
-static struct bpf_cpumask *mask_of(void *map, u32 idx)
-{
-	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
-
-	return slot ? slot->mask : NULL;
 }
 
 static struct layer_stat *lstat(u32 layer)
@@ -479,7 +459,7 @@ static void refresh_layer(struct task_struct *p, struct task_ctx *tctx, u64 now)
 
 static void set_or_clear(u32 slot, s32 cpu, bool set)
 {
-	struct bpf_cpumask *mask = mask_of(&layer_masks, slot);
+	struct bpf_cpumask *mask = scx_mask_of(&layer_masks, slot);
 
 	if (!mask)
 		return;
@@ -511,7 +491,8 @@ static void apply_alloc(void)
 /* An idle CPU of @slot's mask that @p may use, or -1. */
 static s32 pick_idle_in(struct task_struct *p, u32 slot)
 {
-	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0), *m = mask_of(&layer_masks, slot);
+	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0),
+			   *m = scx_mask_of(&layer_masks, slot);
 
 	if (!tmp || !m)
 		return -1;
@@ -593,10 +574,10 @@ static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq
 		if (c >= 0) {
 			cpu = c;
 		} else if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_allowed(layer, cpu)) {
-			tmp = mask_of(&scratch_mask, 0);
+			tmp = scx_mask_of(&scratch_mask, 0);
 			c = -1;
 			if (tmp && layer < MAX_LAYERS) {
-				struct bpf_cpumask *m = mask_of(&layer_masks, layer);
+				struct bpf_cpumask *m = scx_mask_of(&layer_masks, layer);
 
 				if (m) {
 					bpf_cpumask_and(tmp, cast_mask(m), p->cpus_ptr);
@@ -961,31 +942,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(layered_init)
 	u32 i, l;
 	s32 ret;
 
-	bpf_for(i, 0, MAX_LAYERS + 2)
-	{
-		struct mask_slot *slot = bpf_map_lookup_elem(&layer_masks, &i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			return -ENOENT;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
-	bpf_for(i, 0, nr_cpu_ids)
-	{
-		u32 zero = 0;
-		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			continue;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
+	ret = scx_masks_create(&layer_masks, MAX_LAYERS + 2)
+		  ?: scx_scratch_masks_create(&scratch_mask, nr_cpu_ids);
+	if (ret)
+		return ret;
 	bpf_for(i, 0, nr_cpu_ids)
 	{
 		struct cpu_ctx *c = cctx(i);

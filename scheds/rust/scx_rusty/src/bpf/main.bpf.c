@@ -64,6 +64,7 @@
  * after each of their updates.
  */
 #include <scx/common.bpf.h>
+#include <scx/masks.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
@@ -100,29 +101,12 @@ const volatile char track_comms[MAX_TRACK_COMMS][RUSTY_COMM_LEN];
 
 SCX_UEI_DEFINE();
 
-struct mask_slot {
-	struct bpf_cpumask __kptr *mask;
-};
-
-#define MASK_ARRAY(name, n)                                                                        \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
-		__uint(max_entries, n);                                                            \
-		__type(key, u32);                                                                  \
-		__type(value, struct mask_slot);                                                   \
-	} name SEC(".maps")
-
-MASK_ARRAY(dom_masks, MAX_DOMS);
-MASK_ARRAY(node_masks, MAX_DOMS);
-MASK_ARRAY(core_masks, MAX_CORES);
+SCX_MASK_ARRAY(dom_masks, MAX_DOMS);
+SCX_MASK_ARRAY(node_masks, MAX_DOMS);
+SCX_MASK_ARRAY(core_masks, MAX_CORES);
 
 /* A per-CPU scratch mask for "this level's CPUs that the task may use". */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct mask_slot);
-} scratch_mask SEC(".maps");
+SCX_SCRATCH_MASK(scratch_mask);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -212,13 +196,6 @@ struct {
 static void stat_inc(u32 idx)
 {
 	scx_counter_inc(&stats, idx);
-}
-
-static struct bpf_cpumask *mask_of(void *map, u32 idx)
-{
-	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
-
-	return slot ? slot->mask : NULL;
 }
 
 /*
@@ -397,11 +374,12 @@ static void place_vruntime(struct task_ctx *tctx, bool waking, s32 cpu)
  * @prev again, so without this check two tasks sharing a CPU would simply alternate, whatever
  * their weights. @prev's deadline counts the run it is finishing.
  */
-static bool prev_goes_on(struct task_struct *prev, u32 dom, u64 now)
+static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 dom, u64 now)
 {
 	struct task_struct *head;
 	struct task_ctx *tctx;
-	u64 vruntime;
+	struct cpu_run *r;
+	u64 vruntime, deadline;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
 		return false;
@@ -410,13 +388,19 @@ static bool prev_goes_on(struct task_struct *prev, u32 dom, u64 now)
 		return false;
 	head = scx_bpf_dsq_peek(dom);
 	vruntime = tctx->vruntime + (now - tctx->last_run_at) * 100 / prev->scx.weight;
-	if (head && !vtime_before(deadline_at(prev, tctx, vruntime, now), head->scx.dsq_vtime))
+	deadline = deadline_at(prev, tctx, vruntime, now);
+	if (head && !vtime_before(deadline, head->scx.dsq_vtime))
 		return false;
 	/*
 	 * The front moves with a run that goes on, or tasks waking meanwhile would be placed
-	 * behind where the domain's time really is, and the runner far ahead of them.
+	 * behind where the domain's time really is, and the runner far ahead of them; and the
+	 * preemption test sees the runner's deadline as of now, not as of when it was queued,
+	 * or wakers placed at the moved front would no longer look earlier than it.
 	 */
 	advance_front(tctx, vruntime);
+	r = cpu_run(cpu);
+	if (r && r->deadline)
+		r->deadline = deadline;
 	return true;
 }
 
@@ -439,22 +423,18 @@ static u64 dom_slice(u32 dom)
 /* Whether @p may run on some CPU of @dom. */
 static bool dom_allows(struct task_struct *p, u32 dom)
 {
-	struct bpf_cpumask *mask = dom < nr_doms ? mask_of(&dom_masks, dom) : NULL;
-
-	return mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr);
+	return scx_mask_allows(&dom_masks, dom, nr_doms, p);
 }
 
 /* Apply a move the balancer asked for, if @p may run in the new domain. */
 static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 {
 	u32 pid = p->pid, *to;
-	struct bpf_cpumask *mask;
 
 	to = bpf_map_lookup_elem(&migrations, &pid);
 	if (!to)
 		return;
-	mask = *to < nr_doms ? mask_of(&dom_masks, *to) : NULL;
-	if (mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr) && *to != tctx->dom) {
+	if (*to != tctx->dom && dom_allows(p, *to)) {
 		set_dom(tctx, *to);
 		stat_inc(STAT_MIGRATED);
 	}
@@ -541,7 +521,7 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 p
 /* An idle CPU among @level's CPUs that @p may use, or -1. */
 static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags)
 {
-	struct bpf_cpumask *tmp = mask_of(&scratch_mask, 0);
+	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
 
 	if (!tmp || !level)
 		return -1;
@@ -571,20 +551,20 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (dom >= MAX_DOMS || p->nr_cpus_allowed == 1)
 		return prev_cpu;
 	if (prev_home) {
-		cpu = pick_idle_in(p, mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
+		cpu = pick_idle_in(p, scx_mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
 		if (cpu >= 0) {
 			stat_inc(STAT_IDLE_CORE);
 			goto found;
 		}
 	}
-	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), SCX_PICK_IDLE_CORE);
+	cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), SCX_PICK_IDLE_CORE);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
+		cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), 0);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		goto found;
 	}
-	cpu = pick_idle_in(p, mask_of(&node_masks, node_of_dom(dom)), 0);
+	cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_dom(dom)), 0);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_NODE);
 		goto found;
@@ -673,7 +653,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 	 * a remote local DSQ wakes that CPU, with no kick needed (scx_bpf_kick_cpu is not callable
 	 * on Debian's 7.1 and 7.2 kernels, whose BTF lacks its _impl twin).
 	 */
-	cpu = pick_idle_in(p, mask_of(&dom_masks, dom), 0);
+	cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), 0);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns), enq_flags);
@@ -698,7 +678,7 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (dom >= MAX_DOMS)
 		return;
-	if (prev_goes_on(prev, dom, scx_now())) {
+	if (prev_goes_on(prev, cpu, dom, scx_now())) {
 		scx_task_set_slice(prev, weighted_slice(prev, dom_slice(dom)));
 		return;
 	}
@@ -747,7 +727,7 @@ static void publish_load(struct task_struct *p, struct task_ctx *tctx, u64 now)
 	tl.at = now;
 	bpf_for(d, 0, nr_doms)
 	{
-		struct bpf_cpumask *mask = mask_of(&dom_masks, d);
+		struct bpf_cpumask *mask = scx_mask_of(&dom_masks, d);
 
 		if (d < 64 && mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr))
 			tl.dom_allowed |= 1ULL << d;
@@ -912,57 +892,18 @@ s32 BPF_STRUCT_OPS(rusty_init_task, struct task_struct *p, struct scx_init_task_
 	return 0;
 }
 
-/* Give every slot of @map below @n a fresh empty cpumask. */
-static s32 create_masks(void *map, u32 n)
-{
-	u32 i;
-
-	bpf_for(i, 0, n)
-	{
-		struct mask_slot *slot = bpf_map_lookup_elem(map, &i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			return -ENOENT;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
-	return 0;
-}
-
-static void set_in(void *map, u32 idx, s32 cpu)
-{
-	struct bpf_cpumask *mask = mask_of(map, idx);
-
-	if (mask)
-		bpf_cpumask_set_cpu(cpu, mask);
-}
-
 s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 {
 	u32 i;
 	s32 ret;
 
-	if ((ret = create_masks(&dom_masks, nr_doms)) ||
-	    (ret = create_masks(&node_masks, MAX_DOMS)) ||
-	    (ret = create_masks(&core_masks, nr_cores)))
+	if ((ret = scx_masks_create(&dom_masks, nr_doms)) ||
+	    (ret = scx_masks_create(&node_masks, MAX_DOMS)) ||
+	    (ret = scx_masks_create(&core_masks, nr_cores)))
 		return ret;
-	/* Per-CPU scratch masks: one slot in each CPU's copy. */
-	bpf_for(i, 0, nr_cpu_ids)
-	{
-		u32 zero = 0;
-		struct mask_slot *slot = bpf_map_lookup_percpu_elem(&scratch_mask, &zero, i);
-		struct bpf_cpumask *mask;
-
-		if (!slot)
-			continue;
-		mask = bpf_cpumask_create();
-		if (!mask)
-			return -ENOMEM;
-		scx_cpumask_swap(&slot->mask, mask);
-	}
+	ret = scx_scratch_masks_create(&scratch_mask, nr_cpu_ids);
+	if (ret)
+		return ret;
 
 	bpf_rcu_read_lock();
 	bpf_for(i, 0, nr_cpu_ids)
@@ -971,9 +912,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 
 		if (dom >= MAX_DOMS)
 			continue;
-		set_in(&dom_masks, dom, i);
-		set_in(&node_masks, node_of_dom(dom), i);
-		set_in(&core_masks, core_of_cpu(i), i);
+		scx_mask_set_cpu(&dom_masks, dom, i);
+		scx_mask_set_cpu(&node_masks, node_of_dom(dom), i);
+		scx_mask_set_cpu(&core_masks, core_of_cpu(i), i);
 	}
 	bpf_rcu_read_unlock();
 
