@@ -63,11 +63,12 @@ check_light() {
 			sleep 0.1
 			now=$(cut -d' ' -f1 /proc/uptime)
 			run=$(cut -d' ' -f1 "/proc/$l/schedstat")
-			if [ "$run" != "$last" ] || awk -v n="$now" -v e="$t_end" 'BEGIN { exit !(n >= e) }'; then
+			over=$(awk -v n="$now" -v e="$t_end" 'BEGIN { print (n >= e) }')
+			if [ "$run" != "$last" ] || [ "$over" = 1 ]; then
 				max=$(awk -v m="$max" -v a="$t_last" -v b="$now" 'BEGIN { g = b - a; print (g > m) ? g : m }')
 				last=$run t_last=$now
 			fi
-			awk -v n="$now" -v e="$t_end" 'BEGIN { exit !(n >= e) }' && break
+			[ "$over" = 1 ] && break
 		done
 		echo "$max"
 	)

@@ -347,12 +347,10 @@ static bool may_use_active(struct task_struct *p)
 /* @cpu joins the active set now; user space hears of it at its next tick. */
 static void expand_to(s32 cpu)
 {
-	struct bpf_cpumask *m = scx_mask_of(&active_mask, 0);
 	u32 w = ((u32)cpu / 64) & (MAX_CPU_WORDS - 1);
 	u64 *word = bpf_map_lookup_elem(&expanded, &w);
 
-	if (m)
-		bpf_cpumask_set_cpu(cpu, m);
+	scx_mask_set_cpu(&active_mask, 0, cpu);
 	if (word)
 		__sync_fetch_and_or(word, 1ULL << (cpu & 63));
 	stat_inc(STAT_EXPAND);

@@ -727,9 +727,7 @@ static void publish_load(struct task_struct *p, struct task_ctx *tctx, u64 now)
 	tl.at = now;
 	bpf_for(d, 0, nr_doms)
 	{
-		struct bpf_cpumask *mask = scx_mask_of(&dom_masks, d);
-
-		if (d < 64 && mask && bpf_cpumask_intersects(cast_mask(mask), p->cpus_ptr))
+		if (d < 64 && dom_allows(p, d))
 			tl.dom_allowed |= 1ULL << d;
 	}
 	bpf_map_update_elem(&task_loads, &pid, &tl, BPF_ANY);
