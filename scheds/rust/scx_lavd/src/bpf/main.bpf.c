@@ -723,11 +723,12 @@ found:
 /*
  * A task that may only run on @cpu (every task, on a 1-CPU machine). It waits in @cpu's own
  * deadline queue, which @cpu serves together with its LLC's in deadline order, so nice holds
- * between tasks pinned to one CPU and a critical one can preempt there too. That needs no kick,
- * even on Debian 7.1 and 7.2 which cannot call scx_bpf_kick_cpu: the task is being enqueued on
+ * between tasks pinned to one CPU and a critical one can preempt there too. That needs no kick
+ * (Debian 7.1 and 7.2 cannot call scx_bpf_kick_cpu, and elsewhere its self-interrupt cost each
+ * such wake-up about 30 us of emulated time on a 1-vCPU guest): the task is being enqueued on
  * @cpu's own run queue, and the kernel reschedules that CPU if it is idle, so it dispatches from
- * the queue. Only when the task is not (yet) allowed on the CPU it is queued on (an affinity change
- * in flight), or has no context, does it go straight to that CPU's local queue.
+ * the queue. A task whose CPU is idle, one not (yet) allowed on the CPU it is queued on (an
+ * affinity change in flight), or one without context goes straight to that CPU's local queue.
  */
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
@@ -748,6 +749,12 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	set_llc(tctx, llc);
 	place_vtime(tctx, enq_flags & SCX_ENQ_WAKEUP, pinned_dsq(cpu), cpu);
 	tctx->deadline = task_deadline(p, tctx);
+	/* Its CPU is idle: run it there now, as select_cpu does for a task with a choice. */
+	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
+		stat_inc(STAT_IDLE_PREV);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
+		return;
+	}
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible() &&
 	    worth_preempting(cpu, tctx, now, scx_task_waker_cpu())) {
 		preempt_cpu(p, tctx, cpu, enq_flags);
@@ -756,7 +763,6 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	stat_inc(STAT_QUEUED);
 	scx_dsq_insert_vtime(p, pinned_dsq(cpu), task_slice(p, tctx, llc), tctx->deadline,
 			     enq_flags);
-	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 /*
@@ -918,6 +924,8 @@ void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
+	if (nr_llcs <= 1)
+		return;
 	node = node_of_llc(llc);
 	bpf_for(i, 0, 2)
 	{

@@ -583,11 +583,12 @@ found:
  * A task that may only run on @cpu (every task, on a 1-CPU machine). It waits in @cpu's domain
  * queue in deadline order like everyone else (nice levels hold between tasks pinned to one CPU,
  * and a short runner can preempt there too); other CPUs of the domain skip it. It cannot be
- * forgotten there even where scx_bpf_kick_cpu is not callable (Debian 7.1 and 7.2): it is being
- * enqueued on @cpu's own run queue, and the kernel reschedules that CPU if it is idle, so @cpu
- * dispatches from the queue. The kick, where it exists, only makes that explicit. A task not
- * (yet) allowed on the CPU it is queued on (an affinity change in flight) or without context
- * goes straight onto the CPU.
+ * forgotten there: it is being enqueued on @cpu's own run queue, and the kernel reschedules
+ * that CPU if it is idle, so @cpu dispatches from the queue. No kick: scx_bpf_kick_cpu is not
+ * callable on Debian 7.1 and 7.2, and where it is, its self-interrupt cost each such wake-up
+ * about 30 us of emulated time on a 1-vCPU guest (measured with bpf_stats) for nothing. A task
+ * not (yet) allowed on the CPU it is queued on (an affinity change in flight) or without
+ * context goes straight onto the CPU, and so does one whose CPU is idle.
  */
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
@@ -602,6 +603,12 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	set_dom(tctx, dom);
 	place_vruntime(tctx, enq_flags & SCX_ENQ_WAKEUP, cpu);
 	tctx->deadline = task_deadline(p, tctx, now);
+	/* Its CPU is idle: run it there now, as select_cpu does for a task with a choice. */
+	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
+		stat_inc(STAT_IDLE_PREV);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns), enq_flags);
+		return;
+	}
 	/* Its one CPU runs a long runner with a later deadline: take its place (1-CPU machines). */
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
 		bool later = false;
@@ -617,7 +624,6 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 			stat_inc(STAT_PREEMPT_DECLINED);
 	}
 	scx_dsq_insert_vtime(p, dom, weighted_slice(p, dom_slice(dom)), tctx->deadline, enq_flags);
-	scx_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
@@ -690,6 +696,8 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 	 * Steal: domains of this node before remote ones, and within each, the domains the tuner
 	 * found overloaded before the others (they are the ones whose tasks wait longest).
 	 */
+	if (nr_doms <= 1)
+		return;
 	node = node_of_dom(dom);
 	bpf_for(i, 0, 4)
 	{
