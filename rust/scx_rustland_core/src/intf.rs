@@ -2,6 +2,7 @@
 
 pub(crate) const RL_MAX_CPUS: usize = 512;
 pub(crate) const RL_TASK_WAKEUP: u64 = 1;
+pub(crate) const RL_TASK_FAST: u64 = 2;
 pub(crate) const RL_CPU_ANY: i32 = -1;
 pub(crate) const RL_DECISION_PREEMPT: u64 = 1;
 
@@ -16,6 +17,7 @@ pub(crate) struct RlTask {
     pub weight: u64,
     pub runtime_ns: u64,
     pub exec_runtime_ns: u64,
+    pub burst_ns: u64,
     pub vtime: u64,
     pub enq_ns: u64,
     pub cpumask_lo: u64,
@@ -34,6 +36,7 @@ pub(crate) struct RlDecision {
     pub vtime: u64,
     pub deadline: u64,
     pub flags: u64,
+    pub fast_burst_ns: u64,
 }
 
 /// `struct rl_shared`.
@@ -46,7 +49,7 @@ pub(crate) struct RlShared {
 }
 
 /// `enum rl_stat`, in order.
-pub(crate) const RL_NR_STATS: usize = 7;
+pub(crate) const RL_NR_STATS: usize = 8;
 
 /// The bytes of a plain `repr(C)` value without padding holes.
 pub(crate) fn as_bytes<T: Copy>(v: &T) -> &[u8] {
@@ -89,6 +92,7 @@ mod tests {
                 "weight",
                 "runtime_ns",
                 "exec_runtime_ns",
+                "burst_ns",
                 "vtime",
                 "enq_ns",
                 "cpumask_lo",
@@ -96,12 +100,21 @@ mod tests {
                 "pad"
             ]
         );
-        assert_eq!(std::mem::size_of::<RlTask>(), 4 * 2 + 8 * 8 + 4 * 2);
+        assert_eq!(std::mem::size_of::<RlTask>(), 4 * 2 + 8 * 9 + 4 * 2);
         assert_eq!(
             c_fields("rl_decision"),
-            ["pid", "cpu", "seq", "slice_ns", "vtime", "deadline", "flags"]
+            [
+                "pid",
+                "cpu",
+                "seq",
+                "slice_ns",
+                "vtime",
+                "deadline",
+                "flags",
+                "fast_burst_ns"
+            ]
         );
-        assert_eq!(std::mem::size_of::<RlDecision>(), 4 * 2 + 8 * 5);
+        assert_eq!(std::mem::size_of::<RlDecision>(), 4 * 2 + 8 * 6);
         assert_eq!(
             c_fields("rl_shared"),
             ["heartbeat_ns", "exited", "nr_cpu_ids", "cpu_idle"]
@@ -110,6 +123,7 @@ mod tests {
         assert!(crate::BPF_INTF.contains(&format!("#define RL_MAX_CPUS {RL_MAX_CPUS}\n")));
         assert!(crate::BPF_INTF.contains("#define RL_CPU_ANY (-1)"));
         assert!(crate::BPF_INTF.contains("#define RL_TASK_WAKEUP (1ULL << 0)"));
+        assert!(crate::BPF_INTF.contains("#define RL_TASK_FAST (1ULL << 1)"));
         assert!(crate::BPF_INTF.contains("#define RL_DECISION_PREEMPT (1ULL << 0)"));
     }
 

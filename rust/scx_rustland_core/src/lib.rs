@@ -5,8 +5,9 @@
 //!   scheduler's own crate by [`RustLandBuilder`] (feature `build`), which moves every task that
 //!   becomes runnable to user space over a `BPF_MAP_TYPE_RINGBUF` and applies the decisions that
 //!   come back over a `BPF_MAP_TYPE_USER_RINGBUF`. Per-CPU kthreads, tasks allowed on one CPU
-//!   and (optionally) wake-ups that find an idle CPU are dispatched in BPF; the scheduler's own
-//!   threads always run first. If user space stops answering (SIGSTOP, a hang, too slow), the
+//!   and (optionally) wake-ups that find an idle CPU are dispatched in BPF, and so is a
+//!   wake-up the policy granted in advance ([`DispatchedTask::fast_burst_ns`]: a fast wake,
+//!   reported afterwards); the scheduler's own threads always run first. If user space stops answering (SIGSTOP, a hang, too slow), the
 //!   BPF side notices within [`Config::stall_timeout`] and runs the waiting tasks itself from a
 //!   FIFO until user space is back (see the comment at the top of the BPF source).
 //! - this Rust API: a [`Policy`] gets a [`BpfScheduler`] whose [`dequeue_task`](BpfScheduler::dequeue_task)
@@ -172,6 +173,14 @@ pub struct QueuedTask {
     pub runtime_ns: u64,
     /// CPU time since it last woke up, in ns: small for tasks that sleep often.
     pub exec_runtime_ns: u64,
+    /// For a wake-up: the CPU time it used between its previous wake-up and blocking (its
+    /// last burst), in ns; 0 otherwise.
+    pub burst_ns: u64,
+    /// The BPF side already ran this task on the fast-wake grant of its previous decision
+    /// ([`DispatchedTask::fast_burst_ns`]). Answer with a [`DispatchedTask`] all the same: its
+    /// [`vtime`](DispatchedTask::vtime) and [`fast_burst_ns`](DispatchedTask::fast_burst_ns)
+    /// (the next grant) are kept, its CPU, slice and deadline are ignored.
+    pub fast: bool,
     /// The vtime the policy gave it in its previous decision (0 for a task not seen yet).
     pub vtime: u64,
     /// When it was queued (CLOCK_MONOTONIC, ns; compare with [`now_ns`]).
@@ -202,6 +211,8 @@ impl QueuedTask {
             weight: r.weight,
             runtime_ns: r.runtime_ns,
             exec_runtime_ns: r.exec_runtime_ns,
+            burst_ns: r.burst_ns,
+            fast: r.flags & intf::RL_TASK_FAST != 0,
             vtime: r.vtime,
             enq_ns: r.enq_ns,
             cpumask_lo: r.cpumask_lo,
@@ -227,6 +238,15 @@ pub struct DispatchedTask {
     pub deadline: u64,
     /// Preempt the task running on [`cpu`](Self::cpu) (ignored with [`CPU_ANY`]).
     pub preempt: bool,
+    /// A fast-wake grant for the task's next wake-up (0: none). If a timer or device wakes it
+    /// after a burst (CPU time since its previous wake-up) of at most this long, in ns, the
+    /// BPF side runs it on its previous CPU at once, preempting what runs there (unless that
+    /// is the scheduling thread or a fast-woken task: then it goes next), with this decision's
+    /// slice, and queues it for the policy only as a record with [`QueuedTask::fast`] set.
+    /// That saves the round trip (two context switches) a waking task otherwise waits for on a
+    /// busy CPU. A grant is used up by one wake-up; renew it in the answer to the fast record,
+    /// or not. Wake-ups by other tasks always make the round trip.
+    pub fast_burst_ns: u64,
 }
 
 impl DispatchedTask {
@@ -241,6 +261,7 @@ impl DispatchedTask {
             vtime: task.vtime,
             deadline: task.vtime,
             preempt: false,
+            fast_burst_ns: 0,
         }
     }
 }
@@ -389,6 +410,7 @@ impl BpfScheduler {
             } else {
                 0
             },
+            fast_burst_ns: task.fast_burst_ns,
         };
         let mut sample = match self
             .dispatched

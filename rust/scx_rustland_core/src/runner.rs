@@ -78,6 +78,8 @@ pub struct Counters {
     pub direct: u64,
     /// Dispatches of the scheduler's own threads.
     pub sched_self: u64,
+    /// Wake-ups run at once on a fast-wake grant ([`DispatchedTask::fast_burst_ns`](crate::DispatchedTask::fast_burst_ns)).
+    pub fast_wakes: u64,
     /// Decisions that found the decision ring full.
     pub ring_full: u64,
     /// Tasks the policy holds back right now.
@@ -240,6 +242,7 @@ impl<P: Policy> RustLand<P> {
             stale: k[4],
             direct: k[5],
             sched_self: k[6],
+            fast_wakes: k[7],
             dequeued: r(&u.dequeued),
             scheduled: r(&u.dispatched),
             ring_full: r(&u.ring_full),

@@ -18,6 +18,11 @@ typedef unsigned long long u64;
 
 /* rl_task.flags: the kernel woke the task up (as opposed to a preempted or yielding task). */
 #define RL_TASK_WAKEUP (1ULL << 0)
+/*
+ * rl_task.flags: the BPF side already ran the task on the fast-wake grant of its previous
+ * decision; the decision for this record only sets its vtime and may grant the next fast wake.
+ */
+#define RL_TASK_FAST (1ULL << 1)
 
 /* rl_decision.cpu: let the kernel pick (first idle CPU, else the shared vtime queue). */
 #define RL_CPU_ANY (-1)
@@ -34,6 +39,7 @@ struct rl_task {
 	u64 weight;	     /* sched_ext weight, 100 = nice 0 */
 	u64 runtime_ns;	     /* CPU time since its previous enqueue */
 	u64 exec_runtime_ns; /* CPU time since it last woke up (small = sleeps often) */
+	u64 burst_ns;	     /* at a wake-up: CPU time between its previous wake-up and blocking */
 	u64 vtime;	     /* the vtime user space gave it last time (0 = new) */
 	u64 enq_ns;	     /* when it was queued (CLOCK_MONOTONIC) */
 	u64 cpumask_lo;	     /* allowed CPUs 0..63 */
@@ -50,6 +56,11 @@ struct rl_decision {
 	u64 vtime;    /* remembered and sent back as the next rl_task.vtime */
 	u64 deadline; /* order in the shared queue (RL_CPU_ANY) */
 	u64 flags;    /* RL_DECISION_* */
+	/*
+	 * Fast-wake grant (0 = none): at its next wake-up, if the burst it just ended is at most
+	 * this long and the task on its previous CPU has run for a while, run it there at once.
+	 */
+	u64 fast_burst_ns;
 };
 
 /*
@@ -72,6 +83,7 @@ enum rl_stat {
 	RL_STAT_STALE,	   /* user-space decisions dropped: task already dispatched or gone */
 	RL_STAT_DIRECT,	   /* dispatched in BPF: idle CPU, per-CPU kthread, one-CPU task */
 	RL_STAT_SCHED,	   /* the user-space scheduler's own threads dispatched first */
+	RL_STAT_FAST,	   /* woken and run at once on a fast-wake grant */
 	RL_NR_STATS,
 };
 

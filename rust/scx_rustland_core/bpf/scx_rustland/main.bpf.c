@@ -31,6 +31,19 @@
  * scx_bpf_kick_cpu rely on the next scheduling event instead). When the heartbeat comes back,
  * new tasks go to user space again; decisions for tasks the kernel ran meanwhile are stale and
  * dropped. Counters tell both paths apart.
+ *
+ * Fast wakes. The round trip puts two context switches (to the scheduler thread and back)
+ * between a wake-up and the run, which on a busy CPU made a timer-driven task wait about twice
+ * as long as under the kernel's own scheduler. So a decision may carry a grant for the task's
+ * next wake-up only: if the burst it then ends is no longer than the grant says, the BPF side
+ * runs it on its previous CPU at once, preempting, and sends user space a record of it
+ * (RL_TASK_FAST) instead of a request. Only wake-ups by an interrupt (a timer, a device) are
+ * fast: one by another task is part of a chain that hands the CPU over by itself. A fast wake
+ * never preempts the scheduler thread or a task that woke fast itself (it goes next after them).
+ * The grant is used up by that wake; user space charges the run and renews the grant, or not,
+ * in its answer to the record. The policy thus stays in user space (who gets a grant, for
+ * which bursts), user space sees every wake, and a task never wakes fast twice without user
+ * space having looked at it in between.
  */
 #include <scx/common.bpf.h>
 #include <scx/counters.bpf.h>
@@ -105,6 +118,9 @@ struct task_ctx {
 	u64 last_sum_exec;
 	u64 exec_runtime;
 	u64 vtime;
+	u64 fast_burst_ns; /* fast-wake grant for the next wake-up, 0 = none */
+	u64 fast_slice_ns;
+	u64 fast_seq; /* sequence number of the last fast-wake record, until answered */
 };
 
 struct {
@@ -125,13 +141,27 @@ struct {
 	__type(value, struct timer_wrap);
 } rl_timer SEC(".maps");
 
-/* Per CPU: when its current task started running. */
+/* Per CPU: its current task. */
+struct cpu_run {
+	u64 since;	   /* when it started running */
+	s32 fast_pid;	   /* a task sent here by a fast wake, until it runs */
+	u32 unpreemptible; /* the scheduler thread, or a task that woke fast: no fast wake over it
+			    */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, u64);
-} running_since SEC(".maps");
+	__type(value, struct cpu_run);
+} cpu_runs SEC(".maps");
+
+static __always_inline struct cpu_run *cpu_run_of(s32 cpu)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_percpu_elem(&cpu_runs, &zero, cpu);
+}
 
 u64 rl_seq;
 /* One CPU at a time walks the pending records; the others skip rather than wait. */
@@ -166,6 +196,8 @@ static __always_inline bool user_gone(u64 now)
  * when the scheduler thread next runs: nothing running is waiting to hand over to that task.
  */
 static volatile bool urgent_queued;
+/* A fast-wake record was queued without waking the scheduler thread; the next record must. */
+static volatile bool fast_unannounced;
 
 /*
  * When the scheduler thread wakes up, it goes to the head of its CPU's queue; it also preempts
@@ -178,10 +210,9 @@ static volatile bool urgent_queued;
  */
 static __always_inline u64 usersched_preempt_flag(s32 cpu)
 {
-	u32 zero = 0;
-	u64 *since = bpf_map_lookup_percpu_elem(&running_since, &zero, cpu);
+	struct cpu_run *r = cpu_run_of(cpu);
 
-	if (!urgent_queued && since && bpf_ktime_get_ns() - *since < PREEMPT_AFTER_NS)
+	if (!urgent_queued && r && bpf_ktime_get_ns() - r->since < PREEMPT_AFTER_NS)
 		return 0;
 	return enq_preempt_flag;
 }
@@ -221,12 +252,84 @@ static __always_inline void kernel_fifo(struct task_struct *p, u64 enq_flags, u3
 	scx_dsq_insert(p, FALLBACK_DSQ, slice_ns, enq_flags);
 }
 
+/* Describe @p for user space: it ran @delta since its previous enqueue; @burst see intf.h. */
+static __always_inline void fill_task(struct rl_task *msg, struct task_struct *p,
+				      struct task_ctx *tctx, u64 seq, u64 flags, u64 delta,
+				      u64 burst, u64 now)
+{
+	msg->pid = p->pid;
+	msg->cpu = scx_bpf_task_cpu(p);
+	msg->seq = seq;
+	msg->flags = flags;
+	msg->weight = p->scx.weight;
+	msg->runtime_ns = delta;
+	msg->exec_runtime_ns = tctx->exec_runtime;
+	msg->burst_ns = burst;
+	msg->vtime = tctx->vtime;
+	msg->enq_ns = now;
+	msg->cpumask_lo = 0;
+	for (u32 c = 0; c < 64 && c < scx_bpf_nr_cpu_ids(); c++)
+		if (bpf_cpumask_test_cpu(c, p->cpus_ptr))
+			msg->cpumask_lo |= 1ULL << c;
+	msg->nr_cpus_allowed = p->nr_cpus_allowed;
+	msg->pad = 0;
+}
+
+/*
+ * A waking @p with a fast-wake grant that covers the burst it ended (@burst): run it on its
+ * previous CPU at once if what runs there may be preempted, and tell user space (see the top
+ * of the file). Returns whether it did.
+ */
+static __always_inline bool fast_wake(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags,
+				      u64 delta, u64 burst, u64 now)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 seq, preempt = enq_preempt_flag;
+	struct rl_task *msg;
+	struct cpu_run *r;
+
+	/*
+	 * Only a wake-up by an interrupt (a timer, a device). One by another task is part of a
+	 * chain (a pipe, a futex) whose tasks hand the CPU over by themselves soon: preempting
+	 * there made hackbench 2.6 times slower on one vCPU.
+	 */
+	if (!tctx->fast_burst_ns || burst > tctx->fast_burst_ns || !preempt ||
+	    scx_task_waker_cpu() >= 0 || !cpu_ok_for(p, cpu))
+		return false;
+	r = cpu_run_of(cpu);
+	if (!r)
+		return false;
+	/* The scheduler thread or a fast task runs there: go next, without preempting it. */
+	if (r->unpreemptible)
+		preempt = 0;
+	msg = bpf_ringbuf_reserve(&queued, sizeof(*msg), 0);
+	if (!msg)
+		return false;
+	seq = __sync_fetch_and_add(&rl_seq, 1) + 1;
+	tctx->fast_seq = seq;
+	fill_task(msg, p, tctx, seq, RL_TASK_WAKEUP | RL_TASK_FAST, delta, burst, now);
+	/*
+	 * No wake-up of the scheduler thread for this record: woken now, it would go first, ahead
+	 * of the task this is all about. The task preempted here is queued to user space in a
+	 * moment, and that record wakes the thread (forced: the ring buffer wakes its reader only
+	 * for a record that finds it caught up), which then reads this one too.
+	 */
+	bpf_ringbuf_submit(msg, BPF_RB_NO_WAKEUP);
+	fast_unannounced = true;
+	r->fast_pid = p->pid;
+	scx_counter_inc(&rl_stats, RL_STAT_FAST);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->fast_slice_ns ?: slice_ns,
+		       enq_flags | preempt);
+	tctx->fast_burst_ns = 0;
+	return true;
+}
+
 void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct pending_rec rec = {};
 	struct task_ctx *tctx;
 	struct rl_task *msg;
-	u64 now, sum, delta;
+	u64 now, sum, delta, burst;
 
 	if (is_usersched(p)) {
 		scx_counter_inc(&rl_stats, RL_STAT_SCHED);
@@ -246,6 +349,19 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	/*
+	 * A waking task whose CPU is idle, when select_cpu was not asked (the kernel skips it for
+	 * a task allowed on one CPU, which on a 1-CPU machine is every task): the same direct
+	 * dispatch select_cpu would have done. Without it every wake-up of a 1-CPU machine made the
+	 * round trip, idle or not (its wake-up latency with nothing else running: 3x EEVDF's).
+	 */
+	if (direct_idle && (enq_flags & SCX_ENQ_WAKEUP) && cpu_ok_for(p, scx_bpf_task_cpu(p)) &&
+	    scx_bpf_test_and_clear_cpu_idle(scx_bpf_task_cpu(p))) {
+		scx_counter_inc(&rl_stats, RL_STAT_DIRECT);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+
 	now = bpf_ktime_get_ns();
 	if (user_gone(now)) {
 		kernel_fifo(p, enq_flags, RL_STAT_FALLBACK);
@@ -260,10 +376,15 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 	sum = p->se.sum_exec_runtime;
 	delta = sum > tctx->last_sum_exec ? sum - tctx->last_sum_exec : 0;
 	tctx->last_sum_exec = sum;
-	if (enq_flags & SCX_ENQ_WAKEUP)
+	burst = tctx->exec_runtime + delta;
+	if (enq_flags & SCX_ENQ_WAKEUP) {
 		tctx->exec_runtime = 0;
-	else
-		tctx->exec_runtime += delta;
+		if (fast_wake(p, tctx, enq_flags, delta, burst, now))
+			return;
+	} else {
+		tctx->exec_runtime = burst;
+		burst = 0;
+	}
 
 	rec.pid = p->pid;
 	rec.seq = __sync_fetch_and_add(&rl_seq, 1) + 1;
@@ -281,24 +402,16 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 			kernel_fifo(p, enq_flags, RL_STAT_CONGESTED);
 		return;
 	}
-	msg->pid = p->pid;
-	msg->cpu = scx_bpf_task_cpu(p);
-	msg->seq = rec.seq;
-	msg->flags = (enq_flags & SCX_ENQ_WAKEUP) ? RL_TASK_WAKEUP : 0;
-	msg->weight = p->scx.weight;
-	msg->runtime_ns = delta;
-	msg->exec_runtime_ns = tctx->exec_runtime;
-	msg->vtime = tctx->vtime;
-	msg->enq_ns = now;
-	msg->cpumask_lo = 0;
-	for (u32 c = 0; c < 64 && c < scx_bpf_nr_cpu_ids(); c++)
-		if (bpf_cpumask_test_cpu(c, p->cpus_ptr))
-			msg->cpumask_lo |= 1ULL << c;
-	msg->nr_cpus_allowed = p->nr_cpus_allowed;
-	msg->pad = 0;
+	fill_task(msg, p, tctx, rec.seq, (enq_flags & SCX_ENQ_WAKEUP) ? RL_TASK_WAKEUP : 0, delta,
+		  burst, now);
 	if ((enq_flags & SCX_ENQ_WAKEUP) && scx_task_waker_cpu() < 0)
 		urgent_queued = true;
-	bpf_ringbuf_submit(msg, 0);
+	if (fast_unannounced) {
+		fast_unannounced = false;
+		bpf_ringbuf_submit(msg, BPF_RB_FORCE_WAKEUP);
+	} else {
+		bpf_ringbuf_submit(msg, 0);
+	}
 	scx_counter_inc(&rl_stats, RL_STAT_QUEUED);
 }
 
@@ -326,12 +439,23 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		return scx_bpf_dispatch_nr_slots() ? 0 : 1;
 	}
 	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+	if (tctx && d.seq && tctx->fast_seq == d.seq) {
+		/* The answer to a fast-wake record: the task ran already; keep vtime and grant. */
+		tctx->fast_seq = 0;
+		tctx->vtime = d.vtime;
+		tctx->fast_burst_ns = d.fast_burst_ns;
+		tctx->fast_slice_ns = d.slice_ns;
+		bpf_task_release(p);
+		return 0;
+	}
 	if (!tctx || !d.seq || __sync_val_compare_and_swap(&tctx->seq, d.seq, 0) != d.seq) {
 		scx_counter_inc(&rl_stats, RL_STAT_STALE);
 		bpf_task_release(p);
 		return 0;
 	}
 	tctx->vtime = d.vtime;
+	tctx->fast_burst_ns = d.fast_burst_ns;
+	tctx->fast_slice_ns = d.slice_ns;
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	cpu = d.cpu;
 	if (!cpu_ok_for(p, cpu)) {
@@ -411,10 +535,16 @@ void BPF_STRUCT_OPS(rustland_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(rustland_running, struct task_struct *p)
 {
 	u32 zero = 0;
-	u64 *since = bpf_map_lookup_elem(&running_since, &zero);
+	struct cpu_run *r = bpf_map_lookup_elem(&cpu_runs, &zero);
+	bool fast;
 
-	if (since)
-		*since = bpf_ktime_get_ns();
+	if (r) {
+		fast = r->fast_pid && r->fast_pid == p->pid;
+		r->since = bpf_ktime_get_ns();
+		r->unpreemptible = fast || is_usersched(p);
+		if (fast)
+			r->fast_pid = 0;
+	}
 	if (is_usersched(p))
 		urgent_queued = false;
 }

@@ -1,6 +1,7 @@
 //! scx_rustland: a sched_ext scheduler whose whole policy is user-space Rust (`policy.rs`: a
-//! deadline queue with vruntime fairness, a boost for tasks that sleep often, slices that
-//! shrink with the number of waiting tasks, previous-CPU idle preference). The BPF half and the
+//! deadline queue with vruntime fairness, a boost for tasks that sleep often, fast-wake grants
+//! for short sleepers within their share, slices that shrink with the number of waiting tasks,
+//! previous-CPU idle preference). The BPF half and the
 //! channel to it are scx_rustland_core's; the process around it (attach, `--stats`,
 //! `--monitor`, the stats socket, the exit report, restart after CPU hotplug) is scx_utils'
 //! run loop.
@@ -49,6 +50,12 @@ struct Opts {
     #[arg(long)]
     no_direct_idle: bool,
 
+    /// Longest burst (CPU time between two sleeps), in microseconds, after which a task that
+    /// has not used more than its share may be run at once on its next wake-up, without
+    /// waiting for user space (a fast wake, see policy.rs); 0 turns fast wakes off.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    fast_burst_us: u64,
+
     #[command(flatten)]
     run: scx_utils::cli::RunArgs,
 }
@@ -70,6 +77,8 @@ scx_utils::scx_stats! {
         counter direct: u64,
         /// Dispatches of the scheduler's own threads (always first).
         counter sched_self: u64,
+        /// Wake-ups the BPF side ran at once on a fast-wake grant.
+        counter fast_wakes: u64,
         /// Queued tasks whose burst since waking was shorter than the minimum slice.
         counter interactive: u64,
         /// Decisions sent to an idle CPU (previous or other).
@@ -99,6 +108,15 @@ struct RustlandPolicy {
 impl Policy for RustlandPolicy {
     fn schedule(&mut self, sched: &mut BpfScheduler) -> usize {
         while let Some(task) = sched.dequeue_task() {
+            if task.fast {
+                // It has run already: charge it and renew its grant or not.
+                let (vtime, grant) = self.queue.ran_fast(&task);
+                let mut d = DispatchedTask::new(&task);
+                d.vtime = vtime;
+                d.fast_burst_ns = grant;
+                let _ = sched.dispatch(&d);
+                continue;
+            }
             if self.queue.enqueue(task) {
                 self.counters.interactive.fetch_add(1, Ordering::Relaxed);
             }
@@ -109,6 +127,7 @@ impl Policy for RustlandPolicy {
             d.vtime = e.vtime;
             d.deadline = e.deadline;
             d.slice_ns = slice;
+            d.fast_burst_ns = self.queue.grant(&e.task, e.vtime);
             d.cpu = sched.select_cpu(&e.task);
             if d.cpu >= 0 {
                 self.counters.to_idle_cpu.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +184,7 @@ impl Scheduler for Rustland {
             stale: c.stale,
             direct: c.direct,
             sched_self: c.sched_self,
+            fast_wakes: c.fast_wakes,
             interactive: self.counters.interactive.load(Ordering::Relaxed),
             to_idle_cpu: self.counters.to_idle_cpu.load(Ordering::Relaxed),
             ring_full: c.ring_full,
@@ -199,7 +219,8 @@ fn build(opts: &Opts) -> Result<Rustland> {
     };
     let counters = Arc::new(PolicyCounters::default());
     let policy = RustlandPolicy {
-        queue: Deadline::new(opts.slice_min_us * 1000, opts.slice_us * 1000),
+        queue: Deadline::new(opts.slice_min_us * 1000, opts.slice_us * 1000)
+            .with_fast_burst(opts.fast_burst_us * 1000),
         counters: counters.clone(),
     };
     Ok(Rustland {

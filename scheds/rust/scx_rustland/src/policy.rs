@@ -14,6 +14,14 @@
 //! below the minimum slice, so latency stays bounded under load and throughput stays high when
 //! CPUs are free. Each task is sent to its previous CPU if that CPU is idle, else to another idle
 //! CPU, else to the shared queue ordered by deadline.
+//!
+//! Fast wakes: a task that woke after a short burst (at most the fast-wake bound, 5 ms by
+//! default) and whose vruntime is not ahead of the clock (it has used no more than its share)
+//! gets a grant for its next wake-up: if a timer or device wakes it after a burst as short, the
+//! BPF side runs it at once in place of the task on its CPU, without waiting for this thread
+//! (scx_rustland_core's `DispatchedTask::fast_burst_ns`). The run is charged when its record arrives, and the grant
+//! renewed only while both conditions hold, so a task that starts to run long or to take more
+//! than its share goes back to waiting in deadline order.
 
 use scx_rustland_core::QueuedTask;
 use std::cmp::Ordering;
@@ -64,17 +72,26 @@ pub struct Deadline {
     clock: u64,
     slice_max_ns: u64,
     slice_min_ns: u64,
+    fast_burst_ns: u64,
 }
 
 impl Deadline {
-    /// A policy with slices between `slice_min_ns` and `slice_max_ns`.
+    /// A policy with slices between `slice_min_ns` and `slice_max_ns`, granting fast wakes to
+    /// bursts of at most a quarter of the longest slice.
     pub fn new(slice_min_ns: u64, slice_max_ns: u64) -> Self {
         Self {
             queue: BTreeSet::new(),
             clock: 0,
             slice_max_ns,
             slice_min_ns: slice_min_ns.min(slice_max_ns),
+            fast_burst_ns: slice_max_ns / 4,
         }
+    }
+
+    /// Grant fast wakes to bursts of at most `ns` (0: no fast wakes).
+    pub fn with_fast_burst(mut self, ns: u64) -> Self {
+        self.fast_burst_ns = ns;
+        self
     }
 
     /// Tasks waiting in the queue.
@@ -83,28 +100,49 @@ impl Deadline {
         self.queue.len()
     }
 
-    /// Charge `task` for the CPU time it reported, compute its deadline and queue it. Returns
-    /// whether it counts as interactive (its burst since waking was shorter than a minimum
-    /// slice).
-    pub fn enqueue(&mut self, task: QueuedTask) -> bool {
-        let w = task.weight.max(1);
+    /// `task`'s vruntime after charging the CPU time it reported.
+    fn charge(&self, task: &QueuedTask) -> u64 {
         let floor = self.clock.saturating_sub(self.slice_max_ns);
         let start = if task.vtime == 0 {
             self.clock
         } else {
             task.vtime.max(floor)
         };
-        let vtime = start + task.runtime_ns * NICE0 / w;
+        start + task.runtime_ns * NICE0 / task.weight.max(1)
+    }
+
+    /// Charge `task` for the CPU time it reported, compute its deadline and queue it. Returns
+    /// whether it counts as interactive (its burst since waking was shorter than a minimum
+    /// slice).
+    pub fn enqueue(&mut self, task: QueuedTask) -> bool {
+        let vtime = self.charge(&task);
         let burst = task
             .exec_runtime_ns
             .min(MAX_BURST_SLICES * self.slice_max_ns);
-        let deadline = vtime + burst * NICE0 / w;
+        let deadline = vtime + burst * NICE0 / task.weight.max(1);
         self.queue.insert(Entry {
             deadline,
             vtime,
             task,
         });
         task.exec_runtime_ns < self.slice_min_ns
+    }
+
+    /// The fast-wake grant for `task` dispatched with vruntime `vtime`: the longest burst its
+    /// next wake-up may end to run at once (0: none). Only a task that woke after a short burst
+    /// and is not ahead of the clock gets one.
+    pub fn grant(&self, task: &QueuedTask, vtime: u64) -> u64 {
+        if task.wakeup && task.burst_ns <= self.fast_burst_ns && vtime <= self.clock {
+            self.fast_burst_ns
+        } else {
+            0
+        }
+    }
+
+    /// The answer to a task the BPF side ran on a grant: its charged vruntime and next grant.
+    pub fn ran_fast(&self, task: &QueuedTask) -> (u64, u64) {
+        let vtime = self.charge(task);
+        (vtime, self.grant(task, vtime))
     }
 
     /// The task with the earliest deadline and its slice for `nr_cpus` CPUs.
@@ -131,6 +169,8 @@ mod tests {
             weight: 100,
             runtime_ns: runtime,
             exec_runtime_ns: burst,
+            burst_ns: burst,
+            fast: false,
             vtime,
             enq_ns: 0,
             cpumask_lo: 1,
@@ -193,6 +233,36 @@ mod tests {
         let mut p = Deadline::new(MS, 20 * MS);
         p.enqueue(task(1, 1, 0, 0, 0));
         assert_eq!(p.pop(4).unwrap().1, 20 * MS);
+    }
+
+    #[test]
+    fn fast_wake_grants_follow_burst_and_share() {
+        let mut p = Deadline::new(MS, 20 * MS).with_fast_burst(MS);
+        // A hog sets the clock to 100 ms.
+        p.enqueue(task(1, 1, 100 * MS, 0, 50 * MS));
+        p.pop(1);
+        // A short sleeper behind the clock gets a grant of one minimum slice.
+        let sleeper = task(2, 2, 90 * MS, 200_000, 200_000);
+        assert_eq!(p.grant(&sleeper, p.charge(&sleeper)), MS);
+        // A long burst gets none, nor does a preempted (not waking) task.
+        assert_eq!(p.grant(&task(3, 3, 90 * MS, 0, 2 * MS), 90 * MS), 0);
+        assert_eq!(Deadline::new(MS, 20 * MS).fast_burst_ns, 5 * MS);
+        let off = Deadline::new(MS, 20 * MS).with_fast_burst(0);
+        assert_eq!(off.grant(&task(4, 4, 0, 0, 0), 0), 0);
+        let mut preempted = sleeper;
+        preempted.wakeup = false;
+        assert_eq!(p.grant(&preempted, 90 * MS), 0);
+        // Charged for what it ran on the grant; once ahead of the clock, the grant stops.
+        let mut fast = sleeper;
+        fast.fast = true;
+        fast.runtime_ns = 5 * MS;
+        assert_eq!(p.ran_fast(&fast), (95 * MS, MS));
+        fast.vtime = 99 * MS;
+        fast.runtime_ns = 2 * MS;
+        assert_eq!(p.ran_fast(&fast), (101 * MS, 0));
+        // A heavier task is charged less for the same run.
+        fast.weight = 200;
+        assert_eq!(p.ran_fast(&fast).0, 100 * MS);
     }
 
     #[test]
