@@ -5,6 +5,8 @@
 #               side's fallback counter grows; after SIGCONT user-space dispatches grow again
 #   stress      a cpu/fork/pipe/switch/futex stress-ng mix for STRESS_SECS: no stall, no
 #               warning, still attached
+#   fast-wake   before the stop, with the hogs running, the probe has woken fast (the
+#               fast_wakes counter is above 0)
 #   sigkill     SIGKILL of the scheduler returns the machine to the default scheduler
 # Prints "RUSTLAND <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
@@ -75,6 +77,12 @@ sleep 3
 "$RL" --monitor 0.5 --json 2>&1 | head -n 1
 u0=$(stat user_dispatches)
 f0=$(stat kernel_fallbacks)
+# The probe wakes on a timer after short bursts, within its share: user space grants it fast
+# wakes, and under the hogs the BPF side uses them.
+w0=$(stat fast_wakes)
+if [ "${w0:-0}" -gt 0 ]; then pass fast-wake "fast_wakes=$w0"; else
+	fail fast-wake "no fast wake of the probe under 4 hogs (fast_wakes=${w0:-none})"
+fi
 kill -STOP $rl
 sleep 5
 alive_stopped=$([ "$(state)" = enabled ] && echo yes || echo no)

@@ -57,8 +57,8 @@ struct rl_decision {
 	u64 deadline; /* order in the shared queue (RL_CPU_ANY) */
 	u64 flags;    /* RL_DECISION_* */
 	/*
-	 * Fast-wake grant (0 = none): at its next wake-up, if the burst it just ended is at most
-	 * this long and the task on its previous CPU has run for a while, run it there at once.
+	 * Fast-wake grant (0 = none): if a timer or device next wakes the task after a burst at
+	 * most this long, the BPF side runs it on its previous CPU at once (see main.bpf.c).
 	 */
 	u64 fast_burst_ns;
 };

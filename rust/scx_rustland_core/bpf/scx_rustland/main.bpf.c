@@ -145,8 +145,7 @@ struct {
 struct cpu_run {
 	u64 since;	   /* when it started running */
 	s32 fast_pid;	   /* a task sent here by a fast wake, until it runs */
-	u32 unpreemptible; /* the scheduler thread, or a task that woke fast: no fast wake over it
-			    */
+	u32 unpreemptible; /* the scheduler thread or a fast-woken task runs */
 };
 
 struct {
@@ -330,6 +329,7 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx;
 	struct rl_task *msg;
 	u64 now, sum, delta, burst;
+	s32 cpu;
 
 	if (is_usersched(p)) {
 		scx_counter_inc(&rl_stats, RL_STAT_SCHED);
@@ -355,8 +355,9 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 	 * dispatch select_cpu would have done. Without it every wake-up of a 1-CPU machine made the
 	 * round trip, idle or not (its wake-up latency with nothing else running: 3x EEVDF's).
 	 */
-	if (direct_idle && (enq_flags & SCX_ENQ_WAKEUP) && cpu_ok_for(p, scx_bpf_task_cpu(p)) &&
-	    scx_bpf_test_and_clear_cpu_idle(scx_bpf_task_cpu(p))) {
+	cpu = scx_bpf_task_cpu(p);
+	if (direct_idle && (enq_flags & SCX_ENQ_WAKEUP) && cpu_ok_for(p, cpu) &&
+	    scx_bpf_test_and_clear_cpu_idle(cpu)) {
 		scx_counter_inc(&rl_stats, RL_STAT_DIRECT);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
@@ -415,6 +416,14 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 	scx_counter_inc(&rl_stats, RL_STAT_QUEUED);
 }
 
+/* What a decision sets for the task's next enqueue: its vtime and its fast-wake grant. */
+static __always_inline void remember(struct task_ctx *tctx, const struct rl_decision *d)
+{
+	tctx->vtime = d->vtime;
+	tctx->fast_burst_ns = d->fast_burst_ns;
+	tctx->fast_slice_ns = d->slice_ns;
+}
+
 /*
  * Apply one user-space decision (a bpf_user_ringbuf_drain callback). Returns 1 to stop the
  * drain when this dispatch call has no slot left for another insert.
@@ -442,9 +451,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	if (tctx && d.seq && tctx->fast_seq == d.seq) {
 		/* The answer to a fast-wake record: the task ran already; keep vtime and grant. */
 		tctx->fast_seq = 0;
-		tctx->vtime = d.vtime;
-		tctx->fast_burst_ns = d.fast_burst_ns;
-		tctx->fast_slice_ns = d.slice_ns;
+		remember(tctx, &d);
 		bpf_task_release(p);
 		return 0;
 	}
@@ -453,9 +460,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		bpf_task_release(p);
 		return 0;
 	}
-	tctx->vtime = d.vtime;
-	tctx->fast_burst_ns = d.fast_burst_ns;
-	tctx->fast_slice_ns = d.slice_ns;
+	remember(tctx, &d);
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	cpu = d.cpu;
 	if (!cpu_ok_for(p, cpu)) {
