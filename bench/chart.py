@@ -20,6 +20,11 @@ SHOWN = [
     ("frames_late_pct", "late\nframes"),
     ("frames_p99_late_us", "frame\np99 late"),
 ]
+# The layers workload (bench/run.sh --workload layers) has one latency and nothing else.
+SHOWN_LAYERS = [
+    ("lat_layers_avg_us", "wake-up avg\nlayers load"),
+    ("lat_layers_p99_us", "wake-up p99\nlayers load"),
+]
 
 
 def ratio(s, m):
@@ -40,10 +45,11 @@ def main():
                              sharey=True)
     for ax, run in zip(axes[0], runs):
         scheds = [s for s in run["schedulers"] if s["label"] != "eevdf"]
+        shown = SHOWN_LAYERS if run.get("meta", {}).get("workload") == "layers" else SHOWN
         width = 0.8 / max(1, len(scheds))
         for i, s in enumerate(scheds):
             xs, ys, missing = [], [], []
-            for j, (m, _) in enumerate(SHOWN):
+            for j, (m, _) in enumerate(shown):
                 r = ratio(s, m)
                 x = j - 0.4 + width * (i + 0.5)
                 if r is None or r <= 0:
@@ -56,7 +62,7 @@ def main():
                 ax.text(x, 1, "–", ha="center", va="bottom", fontsize=7, color=f"C{i}")
         ax.axhline(1, color="black", lw=0.8)
         ax.set_yscale("log")
-        ax.set_xticks(range(len(SHOWN)), [t for _, t in SHOWN], fontsize=7)
+        ax.set_xticks(range(len(shown)), [t for _, t in shown], fontsize=7)
         ax.set_title(f"{run['vcpus']} vCPU — kernel {run.get('kernel') or '?'}", fontsize=9)
         ax.grid(axis="y", which="both", lw=0.3, alpha=0.5)
     axes[0][0].set_ylabel("ratio to EEVDF (same boot, median of rounds)")

@@ -3,7 +3,11 @@
 # kernel's default scheduler (EEVDF) and under each scheduler of the spec file, interleaved
 # round by round so that drifts of the emulator hit all alike.
 #
-#   ROUNDS=3 SECS=5 sh guest.sh SPECFILE
+#   ROUNDS=3 SECS=5 [WORKLOAD=standard|layers] sh guest.sh SPECFILE
+#
+# WORKLOAD=standard (default) measures every workload below; WORKLOAD=layers measures only the
+# load of scx_layered's issue: 4 hogs in cgroup /batch, 2 in the root cgroup, and cyclictest
+# running as "latcyclic" (the name the config's preempting layer matches).
 #
 # SPECFILE: one scheduler a line, "LABEL<tab>OPS<tab>COMMAND LINE", OPS being the name
 # /sys/kernel/sched_ext/root/ops must show while it is attached.
@@ -28,10 +32,13 @@ set -u
 rounds=${ROUNDS:-3}
 secs=${SECS:-5}
 hackbench_args=${HACKBENCH_ARGS:--g 2 -f 10 -l 100}
+workload=${WORKLOAD:-standard}
 specs=$1
 SCX=/sys/kernel/sched_ext
 ncpu=$(nproc)
 nhogs=$((ncpu * 2))
+# (the layers workload has 6: 4 in /batch, 2 in the root cgroup)
+[ "$workload" != layers ] || nhogs=6
 
 # The checks read with the shell's own `read` into variables: no process, not even a subshell
 # (a process costs ~35 ms under emulation, and there are a dozen checks per round).
@@ -92,18 +99,35 @@ check() {
 hogs_start() {
 	hogfile=$1
 	rm -f "$hogfile"
-	frames hog -n "$nhogs" -w "$hogfile" -t $((secs * 2 + 60)) >/tmp/hogs.out 2>&1 &
-	hogpid=$!
+	hogpids=""
+	hogs_spawn "$nhogs" >/tmp/hogs.0.out
 	sleep 0.5
+}
+# hogs_spawn N [CGROUP]: N hogs (in CGROUP, a cgroup2 directory, if given) that stop with
+# $hogfile; output to stdout.
+hogs_spawn() {
+	if [ -z "${2:-}" ]; then
+		frames hog -n "$1" -w "$hogfile" -t $((secs * 2 + 60)) 2>&1 &
+	else
+		# (a shell that moves itself into the cgroup, then becomes the hogs' parent)
+		# shellcheck disable=SC2016 # $$ is the inner shell's pid on purpose
+		sh -c 'echo $$ >"$1/cgroup.procs" && exec frames hog -n "$2" -w "$3" -t "$4"' \
+			hogs "$2" "$1" "$hogfile" $((secs * 2 + 60)) 2>&1 &
+	fi
+	hogpids="$hogpids $!"
 }
 hogs_stop() {
 	: >>"$hogfile"
-	wait "$hogpid"
-	read -r hogs_said </tmp/hogs.out
-	case $hogs_said in
-	*stopped=file) ;;
-	*) echo "BENCH-NOTE $label round $round: hogs: ${hogs_said:-no report}" ;;
-	esac
+	# shellcheck disable=SC2086 # a list of pids
+	wait $hogpids
+	for f in /tmp/hogs.*.out; do
+		read -r hogs_said <"$f"
+		case $hogs_said in
+		*stopped=file) ;;
+		*) echo "BENCH-NOTE $label round $round: hogs: ${hogs_said:-no report}" ;;
+		esac
+	done
+	rm -f /tmp/hogs.*.out
 }
 
 emit() { echo "BENCH $label $round $1 $2"; }
@@ -111,9 +135,9 @@ emit() { echo "BENCH $label $round $1 $2"; }
 # cyclictest: one SCHED_OTHER thread (no -p: an RT thread would bypass sched_ext), 5 ms
 # absolute-deadline periods, histogram up to 100 ms in 1 us buckets (a
 # larger one costs seconds of emulated time to write and read back).
-cyclic() { # cyclic PREFIX
+cyclic() { # cyclic PREFIX [BINARY]
 	rm -f "/tmp/hist.$1"
-	cyclictest -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile="/tmp/hist.$1" >/dev/null 2>&1
+	"${2:-cyclictest}" -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile="/tmp/hist.$1" >/dev/null 2>&1
 }
 cyclic_result() { # cyclic_result PREFIX: read the histogram (after the hogs are gone)
 	r=$(cyclichist "/tmp/hist.$1" 2>/dev/null)
@@ -185,6 +209,26 @@ measure_all() {
 	return 0
 }
 
+# measure_layers: the layers workload. The hogs keep their cgroups across rounds' schedulers; the
+# scheduler's config decides what the cgroups mean (bench/layers.json for scx_layered).
+measure_layers() {
+	step start
+	hogfile=/tmp/hist.lat_layers
+	rm -f "$hogfile"
+	hogpids=""
+	hogs_spawn 4 "$CG/batch" >/tmp/hogs.0.out
+	hogs_spawn 2 >/tmp/hogs.1.out
+	sleep 1
+	check "before latency under the layers load"
+	[ -z "$why" ] && cyclic lat_layers latcyclic
+	check "after latency under the layers load"
+	hogs_stop
+	[ -z "$why" ] || return
+	cyclic_result lat_layers
+	step lat_layers
+	return 0
+}
+
 finish_round() {
 	[ -z "$why" ] || echo "BENCH-INVALID $label $round $why"
 }
@@ -193,7 +237,7 @@ get_state
 [ "$st" = disabled ] || { echo "BENCH-NOTE sched_ext state is $st at the start"; exit 1; }
 get_ext
 get_seq
-echo "BENCH-META kernel=$(uname -r) vcpus=$ncpu rounds=$rounds secs=$secs hogs=$nhogs hackbench='$hackbench_args' ext_enabled_visible=$([ -n "$ext" ] && echo yes || echo no) enable_seq_visible=$([ -n "$sq" ] && echo yes || echo no)"
+echo "BENCH-META kernel=$(uname -r) vcpus=$ncpu workload=$workload rounds=$rounds secs=$secs hogs=$nhogs hackbench='$hackbench_args' ext_enabled_visible=$([ -n "$ext" ] && echo yes || echo no) enable_seq_visible=$([ -n "$sq" ] && echo yes || echo no)"
 
 # The frame task's work: 4 ms of the calibrated busy loop per 16.7 ms period. Calibrated once
 # per boot under EEVDF with nothing else runnable on its CPU, while every other vCPU runs a
@@ -202,10 +246,18 @@ echo "BENCH-META kernel=$(uname -r) vcpus=$ncpu rounds=$rounds secs=$secs hogs=$
 # busy, and 4 ms of idle-emulator work would not fit in a period on 4 busy vCPUs under any
 # scheduler). The same loop count serves every scheduler of the boot. The idle-emulator figure
 # is recorded too.
-loops=$(frames calibrate -b | sed -n 's/^loops_per_ms=//p')
-loops_idle=$(frames calibrate | sed -n 's/^loops_per_ms=//p')
-echo "BENCH-META loops_per_ms=$loops loops_per_ms_idle_emulator=$loops_idle"
-[ -n "$loops" ] && [ "$loops" -gt 0 ] || { echo "BENCH-NOTE frames calibration failed"; exit 1; }
+CG=/sys/fs/cgroup
+if [ "$workload" = layers ]; then
+	grep -q " $CG cgroup2" /proc/mounts || mount -t cgroup2 none $CG
+	mkdir -p $CG/batch
+	command -v latcyclic >/dev/null || { echo "BENCH-NOTE no latcyclic (cyclictest under that name)"; exit 1; }
+	measure_all() { measure_layers; }
+else
+	loops=$(frames calibrate -b | sed -n 's/^loops_per_ms=//p')
+	loops_idle=$(frames calibrate | sed -n 's/^loops_per_ms=//p')
+	echo "BENCH-META loops_per_ms=$loops loops_per_ms_idle_emulator=$loops_idle"
+	[ -n "$loops" ] && [ "$loops" -gt 0 ] || { echo "BENCH-NOTE frames calibration failed"; exit 1; }
+fi
 
 tab=$(printf '\t')
 round=1

@@ -28,6 +28,8 @@ METRICS = {
     "stress_pipe_ops_s": ("stress-ng pipe ops/s", "higher"),
     "frames_late_pct": ("late frames", "lower"),
     "frames_p99_late_us": ("frame p99 lateness", "lower"),
+    "lat_layers_avg_us": ("wake-up avg, layers load", "lower"),
+    "lat_layers_p99_us": ("wake-up p99, layers load", "lower"),
 }
 HIST_MAX_US = 100000  # bench/guest.sh's cyclictest histogram size
 
@@ -132,6 +134,34 @@ def stress_cell(s, base):
     return f"n/a ({c} · {p})"
 
 
+def sched_name(s):
+    return "EEVDF" if s["label"] == "eevdf" else f"`{s.get('name', s['label'])}`"
+
+
+def rounds_cell(s):
+    return f"{s['valid_rounds']}/{s['valid_rounds'] + len(s['dropped_rounds'])}"
+
+
+def layers_table(run, base):
+    """The layers workload (scx_layered's issue): one latency, with each round's value."""
+    lines = ["| scheduler | wake-up avg, layers load | p99 | avg per round (µs) | p99 per round (µs) "
+             "| rounds |", "|---|---|---|---|---|---|"]
+    for s in run["schedulers"]:
+        per = [" ".join(f"{v:.0f}" for v in s["rounds"].get(m, [])) or "n/a"
+               for m in ("lat_layers_avg_us", "lat_layers_p99_us")]
+        lines.append("| " + " | ".join([sched_name(s), cell(s, base, "lat_layers_avg_us"),
+                                         cell(s, base, "lat_layers_p99_us")] + per + [rounds_cell(s)]) + " |")
+    for i in run["invalid"]:
+        lines.append(f"\nDropped: {i['label']} round {i['round']}: {i['why']}")
+    if not run["complete"]:
+        lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
+    lines.append("")
+    lines.append("Layers load: cyclictest (as `latcyclic`, 5 ms periods) beside 4 hogs in cgroup "
+                 "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot.")
+    lines.append("")
+    return lines
+
+
 def markdown(res):
     lines = []
     for run in res["runs"]:
@@ -140,13 +170,16 @@ def markdown(res):
                      f"{res['rounds']} rounds of {res['secs']} s, host load "
                      f"{run['host'].get('loadavg_start', '?')}→{run['host'].get('loadavg_end', '?')})")
         lines.append("")
+        base = next((s for s in run["schedulers"] if s["label"] == "eevdf"), None)
+        if meta.get("workload") == "layers":
+            lines += layers_table(run, base)
+            continue
         lines.append("| scheduler | wake-up avg idle | p99 idle | avg under hogs | p99 under hogs "
                      "| hogs/idle avg | hackbench time | stress-ng ops/s (cpu · pipe) | late frames "
                      "| frame p99 lateness | rounds |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        base = next((s for s in run["schedulers"] if s["label"] == "eevdf"), None)
         for s in run["schedulers"]:
-            name = "EEVDF" if s["label"] == "eevdf" else f"`{s.get('name', s['label'])}`"
+            name = sched_name(s)
             hi = s["median"].get("hog_idle")
             row = [name] + [cell(s, base, m) for m in
                             ("lat_idle_avg_us", "lat_idle_p99_us", "lat_hog_avg_us", "lat_hog_p99_us")]
@@ -155,14 +188,15 @@ def markdown(res):
             row.append(stress_cell(s, base))
             row.append(cell(s, base, "frames_late_pct"))
             row.append(cell(s, base, "frames_p99_late_us"))
-            n = s["valid_rounds"] + len(s["dropped_rounds"])
-            row.append(f"{s['valid_rounds']}/{n}")
+            row.append(rounds_cell(s))
             lines.append("| " + " | ".join(row) + " |")
         for i in run["invalid"]:
             lines.append(f"\nDropped: {i['label']} round {i['round']}: {i['why']}")
         if not run["complete"]:
             lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
         lines.append("")
+    if all(run["meta"].get("workload") == "layers" for run in res["runs"]):
+        return "\n".join(lines) + "\n"
     lines.append("Ratios to EEVDF's median in the same boot; lower is better except stress-ng "
                  "(geometric mean of the cpu and pipe ratios, each in brackets). hogs/idle: the "
                  "scheduler's own wake-up average under 2 hogs per vCPU over its idle average "

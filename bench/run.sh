@@ -15,6 +15,10 @@
 #   --secs N                  seconds of each timed workload (default 5)
 #   -k, --kernel SPEC         guest kernel (scx_vmtest's SPEC; default "default")
 #   --out DIR                 results directory (default BUILD_DIR/bench-results)
+#   --workload NAME           standard (default: every workload) or layers (scx_layered's
+#                             issue: cyclictest as "latcyclic" beside 4 hogs in cgroup /batch
+#                             and 2 in the root cgroup; default scheduler BUILD_DIR/scx_layered
+#                             with bench/layers.json, default vCPUs 4, flat topology)
 #   --smoke                   plumbing check: 1 round of 2 s, 1 vCPU unless --vcpus is given
 #
 # Writes DIR/raw-<n>cpu.log (the guest's output), DIR/results.json, DIR/results.md and, when
@@ -30,7 +34,7 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	build=$1
 	shift
 fi
-vcpus=1,2,4 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no
+vcpus=1,2,4 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no workload=standard
 scheds=() ops=()
 usage() { sed -n '/^#   bench/,/^# Writes/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -46,17 +50,26 @@ while [ $# -gt 0 ]; do
 	--secs) secs=$2 && shift 2 ;;
 	-k | --kernel) kernel=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
+	--workload) workload=$2 && shift 2 ;;
 	--smoke) smoke=yes && shift ;;
 	-h | --help) usage ;;
 	*) echo "unknown argument: $1" >&2; usage ;;
 	esac
 done
+case $workload in
+standard) ;;
+layers) [ $vcpus_set = yes ] || vcpus=4 vcpus_set=yes ;;
+*) echo "unknown workload '$workload' (standard or layers)" >&2; exit 2 ;;
+esac
 if [ $smoke = yes ]; then
 	rounds=1 secs=2
 	[ $vcpus_set = yes ] || vcpus=1
 fi
 [ -n "$out" ] || out=$build/bench-results
-if [ ${#scheds[@]} -eq 0 ]; then
+if [ ${#scheds[@]} -eq 0 ] && [ "$workload" = layers ]; then
+	scheds=("$build/scx_layered:/etc/bench-layers.json")
+	ops=("")
+elif [ ${#scheds[@]} -eq 0 ]; then
 	scheds=("$build/scx_simple" "$build/scx_simple:-f" "$build/scx_rusty")
 	ops=("" "" "")
 fi
@@ -71,6 +84,9 @@ trap 'rm -rf "$work"' EXIT
 files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
 	-f /usr/bin/cyclictest -f "$here/guest.sh:/usr/bin/bench-guest.sh"
 	-f "$work/specs:/etc/bench-specs")
+# The layers workload's task is cyclictest under the name its layer matches, and its config.
+[ "$workload" = standard ] ||
+	files+=(-f /usr/bin/cyclictest:/usr/bin/latcyclic -f "$here/layers.json:/etc/bench-layers.json")
 : >"$work/specs"
 declare -A seen=()
 for i in "${!scheds[@]}"; do
@@ -82,7 +98,7 @@ for i in "${!scheds[@]}"; do
 	base=$(basename "$path")
 	guest=/opt/sched/$i/$base
 	files+=(-f "$path:$guest")
-	label=$(printf '%s' "$base${args:+ $args}" | tr -s ' \t' '__')
+	label=$(printf '%s' "$base${args:+ $args}" | tr -s ' \t/' '___')
 	[ -z "${seen[$label]:-}" ] || label=${label}_$i
 	seen[$label]=1
 	want=${ops[$i]:-${base#scx_}}
@@ -90,9 +106,10 @@ for i in "${!scheds[@]}"; do
 done
 
 # One topology per vCPU count: 4 or more (even) get 2 sockets and 2 NUMA nodes, so a scheduler
-# with per-LLC domains (scx_rusty) has two of them; fewer get one socket.
+# with per-LLC domains (scx_rusty) has two of them; fewer get one socket. The layers workload is
+# always one socket, as in tests/vm/layered.
 topology() {
-	if [ "$1" -ge 4 ] && [ $(($1 % 2)) -eq 0 ]; then
+	if [ "$workload" = standard ] && [ "$1" -ge 4 ] && [ $(($1 % 2)) -eq 0 ]; then
 		echo "sockets=2,cores=$(($1 / 2)),threads=1,nodes=2"
 	else
 		echo "cpus=$1"
@@ -115,7 +132,7 @@ for n in "${vlist[@]}"; do
 		echo "BENCH-HOST vcpus=$n topology=$topo loadavg_start=$(cut -d' ' -f1 /proc/loadavg)"
 		rc=0
 		"$build/scx_vmtest" run -k "$kernel" -t "$topo" --timeout "$timeout" "${files[@]}" \
-			-- "ROUNDS=$rounds SECS=$secs sh /usr/bin/bench-guest.sh /etc/bench-specs" 2>&1 || rc=$?
+			-- "ROUNDS=$rounds SECS=$secs WORKLOAD=$workload sh /usr/bin/bench-guest.sh /etc/bench-specs" 2>&1 || rc=$?
 		echo "BENCH-HOST exit=$rc wall_s=$(($(date +%s) - t0)) loadavg_end=$(cut -d' ' -f1 /proc/loadavg)"
 	} | tee "$raw" | grep --line-buffered '^BENCH-\(INVALID\|NOTE\|META\)' >&2 || true
 	grep -q '^BENCH-HOST exit=0 ' "$raw" || { echo "the $n-vCPU boot failed: see $raw" >&2; status=1; }
