@@ -47,7 +47,8 @@
  * when it can). It inserts itself into that CPU's local queue with SCX_ENQ_PREEMPT (value from the
  * kernel's BTF), so no scx_bpf_kick_cpu is needed (Debian 7.1/7.2 cannot call it). A per-CPU
  * claim keeps two wakers from picking the same victim. Preempt layers never preempt each other:
- * no ping-pong.
+ * no ping-pong. The victim goes back to its own CPU, behind the preemptor: moving it to an idle
+ * CPU costs a wake-up there and leaves this CPU idle for the next wake-up to wake again.
  *
  * Accounting. Per layer: tasks, CPU time, waiting time (runnable to running), preemptions and
  * affinity violations; user space turns CPU time into utilisation and resizes layers.
@@ -290,12 +291,20 @@ static bool cpu_allowed(u32 layer, s32 cpu)
 	}
 }
 
-/* Whether a waking task of preempting @layer may take @cpu from what runs there. */
+/*
+ * Whether a waking task of preempting @layer may take @cpu from what runs there: a task of a
+ * non-preempting layer, or none of ours. The latter is an idle CPU, a CPU between two tasks (a
+ * task was just sent there and has not started) or one running another class: going ahead of
+ * what waits in its local queue is right in each case (pick_victim clears the idle bit of an
+ * idle one). Treating such a CPU as busy made a waker queue behind the task about to start
+ * there, for that task's whole slice (traced under bench/run.sh --workload layers: the measured
+ * task's average wait from wake-up to running fell from 6.4 to 1.1 ms).
+ */
 static bool preemptible(u32 layer, s32 cpu)
 {
 	struct cpu_ctx *c = cctx(cpu);
 
-	return c && c->layer != NO_LAYER && !layer_preempts(c->layer) && cpu_allowed(layer, cpu);
+	return c && (c->layer == NO_LAYER || !layer_preempts(c->layer)) && cpu_allowed(layer, cpu);
 }
 
 /* --- matching ---------------------------------------------------------------------------- */
@@ -623,8 +632,12 @@ static s32 pick_victim(struct task_struct *p, u32 layer, s32 prev_cpu, bool prev
 			c = cctx(cand);
 			if (c && preemptible(layer, cand) &&
 			    bpf_cpumask_test_cpu(cand, p->cpus_ptr) &&
-			    !__sync_val_compare_and_swap(&c->preempt_claim, 0, 1))
+			    !__sync_val_compare_and_swap(&c->preempt_claim, 0, 1)) {
+				/* (an idle one is ours now: nobody else may take it as idle) */
+				if (c->layer == NO_LAYER)
+					scx_bpf_test_and_clear_cpu_idle(cand);
 				return cand;
+			}
 			if (pass == 0)
 				break;
 		}
@@ -682,6 +695,7 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
 	u64 now = scx_now();
 	struct layer_stat *s;
+	struct cpu_ctx *c;
 	bool preempting;
 	u32 layer, llc;
 
@@ -699,6 +713,18 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx->queued_llc = NO_LLC;
 	pull_share_up(layer);
 
+	/*
+	 * Preempted here by a waking task of a preempting layer (this CPU is claimed and the task
+	 * is not waking up): go back to this CPU's queue, behind the preemptor, which usually runs
+	 * for a moment only. Through the shared queue the task would move to an idle CPU, at the
+	 * cost of waking that CPU and of its cache, and leave this one idle for the preemptor's
+	 * next wake-up to wake again.
+	 */
+	if (!(enq_flags & SCX_ENQ_WAKEUP) && prev_cpu == bpf_get_smp_processor_id() &&
+	    (c = cctx(prev_cpu)) && c->preempt_claim && cpu_allowed(layer, prev_cpu)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
+		return;
+	}
 	/* The last runnable task here whose layer may stay: keep running. */
 	if ((enq_flags & enq_last_flag) && enq_last_flag && cpu_allowed(layer, prev_cpu)) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
