@@ -298,7 +298,7 @@ static bool cpu_allowed(u32 layer, s32 cpu)
  * what waits in its local queue is right in each case (pick_victim clears the idle bit of an
  * idle one). Treating such a CPU as busy made a waker queue behind the task about to start
  * there, for that task's whole slice (traced under bench/run.sh --workload layers: the measured
- * task's average wait from wake-up to running fell from 6.4 to 1.1 ms).
+ * task's wait from wake-up to running, p90, fell from 24 to 12.6 ms).
  */
 static bool preemptible(u32 layer, s32 cpu)
 {
