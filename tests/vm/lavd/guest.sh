@@ -110,10 +110,19 @@ light_load
 sleep 3 # loading costs CPU time for a while; the set shrinks after 0.5 s of low load
 ps_busy=$(cpu_busy 10)
 ps_idle=$(count_below 5 "$ps_busy")
+ps_first=""
+if [ "$ps_idle" -lt 2 ]; then
+	# A second 10 s window, once: on a slow host the first one caught a third CPU at 6 %
+	# (busy 30 19 6 2, a clean-clone CI run), with kernel threads and the loader's start-up
+	# still spilling over. The property (2 CPUs >= 95 % idle for 10 s) must still hold.
+	ps_first=" (first window: $ps_busy)"
+	ps_busy=$(cpu_busy 10)
+	ps_idle=$(count_below 5 "$ps_busy")
+fi
 if [ "$ps_idle" -ge 2 ]; then
-	pass compaction "powersave: $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)"
+	pass compaction "powersave: $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)$ps_first"
 else
-	fail compaction "powersave: only $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)"
+	fail compaction "powersave: only $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)$ps_first"
 fi
 hogs=
 for n in 1 2 3 4; do
