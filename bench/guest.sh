@@ -97,11 +97,15 @@ check() {
 # after it stopped measuring, frames run -s creates it after its last frame. Nothing of the
 # measurement's own wind-down then runs on hogged vCPUs (under emulation that cost seconds).
 hogs_start() {
+	hogs_reset "$1"
+	hogs_spawn "$nhogs" >/tmp/hogs.0.out
+	sleep 0.5
+}
+# hogs_reset STOPFILE: the next hogs_spawn's hogs stop when STOPFILE appears.
+hogs_reset() {
 	hogfile=$1
 	rm -f "$hogfile"
 	hogpids=""
-	hogs_spawn "$nhogs" >/tmp/hogs.0.out
-	sleep 0.5
 }
 # hogs_spawn N [CGROUP]: N hogs (in CGROUP, a cgroup2 directory, if given) that stop with
 # $hogfile; output to stdout.
@@ -213,9 +217,7 @@ measure_all() {
 # scheduler's config decides what the cgroups mean (bench/layers.json for scx_layered).
 measure_layers() {
 	step start
-	hogfile=/tmp/hist.lat_layers
-	rm -f "$hogfile"
-	hogpids=""
+	hogs_reset /tmp/hist.lat_layers
 	hogs_spawn 4 "$CG/batch" >/tmp/hogs.0.out
 	hogs_spawn 2 >/tmp/hogs.1.out
 	sleep 1

@@ -142,6 +142,14 @@ def rounds_cell(s):
     return f"{s['valid_rounds']}/{s['valid_rounds'] + len(s['dropped_rounds'])}"
 
 
+def run_footer(run):
+    """The lines under a boot's table: dropped rounds, an incomplete boot, a blank line."""
+    lines = [f"\nDropped: {i['label']} round {i['round']}: {i['why']}" for i in run["invalid"]]
+    if not run["complete"]:
+        lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
+    return lines + [""]
+
+
 def layers_table(run, base):
     """The layers workload (scx_layered's issue): one latency, with each round's value."""
     lines = ["| scheduler | wake-up avg, layers load | p99 | avg per round (µs) | p99 per round (µs) "
@@ -151,11 +159,7 @@ def layers_table(run, base):
                for m in ("lat_layers_avg_us", "lat_layers_p99_us")]
         lines.append("| " + " | ".join([sched_name(s), cell(s, base, "lat_layers_avg_us"),
                                          cell(s, base, "lat_layers_p99_us")] + per + [rounds_cell(s)]) + " |")
-    for i in run["invalid"]:
-        lines.append(f"\nDropped: {i['label']} round {i['round']}: {i['why']}")
-    if not run["complete"]:
-        lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
-    lines.append("")
+    lines += run_footer(run)
     lines.append("Layers load: cyclictest (as `latcyclic`, 5 ms periods) beside 4 hogs in cgroup "
                  "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot.")
     lines.append("")
@@ -190,11 +194,7 @@ def markdown(res):
             row.append(cell(s, base, "frames_p99_late_us"))
             row.append(rounds_cell(s))
             lines.append("| " + " | ".join(row) + " |")
-        for i in run["invalid"]:
-            lines.append(f"\nDropped: {i['label']} round {i['round']}: {i['why']}")
-        if not run["complete"]:
-            lines.append(f"\n**Incomplete boot** (exit {run['host'].get('exit', '?')}): see {run['raw']}")
-        lines.append("")
+        lines += run_footer(run)
     if all(run["meta"].get("workload") == "layers" for run in res["runs"]):
         return "\n".join(lines) + "\n"
     lines.append("Ratios to EEVDF's median in the same boot; lower is better except stress-ng "
