@@ -34,7 +34,11 @@ for crate in "$work"/pkg-target/package/*.crate; do
 done
 
 # build_template NAME: copy templates/NAME out of the workspace and build it offline from the
-# vendored sources; prints nothing but cargo's output and leaves the binary in target/debug.
+# vendored sources; prints nothing but cargo's output and leaves the binary in
+# $work/target/debug. Both templates share that target directory (CARGO_TARGET_DIR, as an
+# author with several schedulers might): the second build reuses the registry dependencies the
+# first compiled (libbpf-sys, libbpf-rs, clap, ...), which halves the test's time, while each
+# template's own crates and the packaged ones are still built from the vendored sources.
 build_template() {
 	local name=$1
 	echo "== building templates/$name outside the workspace, offline, from the vendored sources"
@@ -51,14 +55,16 @@ directory = "$work/vendor"
 CFG
 	# A debug build: it compiles the dependencies much faster than --release, and attaching
 	# is what this test proves, not speed.
-	(cd "$work/$name" && "$cargo" build --offline)
-	"$work/$name/target/debug/$name" --version
+	(cd "$work/$name" && CARGO_TARGET_DIR="$work/target" "$cargo" build --offline)
+	"$work/target/debug/$name" --version
 }
 
+# (nothing from an earlier run: the first build compiles everything)
+rm -rf "$work/target"
 build_template scx_minimal
 build_template scx_rlfifo
 
 echo "== attaching them in a sched_ext guest"
 exec "$vmtest" sched -k "$kernel" -t sockets=1,cores=2,threads=1 \
-	-s "$work/scx_minimal/target/debug/scx_minimal:--stats 1" \
-	-s "$work/scx_rlfifo/target/debug/scx_rlfifo:--stats 1"
+	-s "$work/target/debug/scx_minimal:--stats 1" \
+	-s "$work/target/debug/scx_rlfifo:--stats 1"
