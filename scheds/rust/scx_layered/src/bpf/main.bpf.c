@@ -48,7 +48,9 @@
  * kernel's BTF), so no scx_bpf_kick_cpu is needed (Debian 7.1/7.2 cannot call it). A per-CPU
  * claim keeps two wakers from picking the same victim. Preempt layers never preempt each other:
  * no ping-pong. The victim goes back to its own CPU, behind the preemptor: moving it to an idle
- * CPU costs a wake-up there and leaves this CPU idle for the next wake-up to wake again.
+ * CPU costs a wake-up there and leaves this CPU idle for the next wake-up to wake again. A task
+ * with partial affinity preempts too, among the CPUs it allows: latency-critical threads are
+ * often pinned.
  *
  * Accounting. Per layer: tasks, CPU time, waiting time (runnable to running), preemptions and
  * affinity violations; user space turns CPU time into utilisation and resizes layers.
@@ -567,44 +569,6 @@ s32 BPF_STRUCT_OPS(layered_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 }
 
 /*
- * A task that cannot use the shared queues (partial affinity, no context): straight to a CPU
- * it allows, one of its layer's if possible, an idle one if possible.
- */
-static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
-{
-	s32 cpu = scx_bpf_task_cpu(p);
-	u32 layer = tctx ? tctx->layer : NO_LAYER;
-	struct bpf_cpumask *tmp;
-	struct layer_stat *s;
-	s32 c;
-
-	if (p->nr_cpus_allowed > 1 && tctx) {
-		c = pick_idle(p, layer, cpu);
-		if (c >= 0) {
-			cpu = c;
-		} else if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_allowed(layer, cpu)) {
-			tmp = scx_mask_of(&scratch_mask, 0);
-			c = -1;
-			if (tmp && layer < MAX_LAYERS) {
-				struct bpf_cpumask *m = scx_mask_of(&layer_masks, layer);
-
-				if (m) {
-					bpf_cpumask_and(tmp, cast_mask(m), p->cpus_ptr);
-					c = bpf_cpumask_any_distribute(cast_mask(tmp));
-				}
-			}
-			if (c < 0 || c >= nr_cpu_ids)
-				c = bpf_cpumask_any_distribute(p->cpus_ptr);
-			if (c >= 0 && c < nr_cpu_ids)
-				cpu = c;
-		}
-	}
-	if (tctx && !cpu_allowed(layer, cpu) && (s = lstat(layer)))
-		__sync_fetch_and_add(&s->affn_viol, 1);
-	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
-}
-
-/*
  * A CPU running a task of a non-preempting layer that a waking task of @layer may take, or -1:
  * @prev_cpu first, then unowned CPUs, then the others (only @prev_cpu if @prev_only). The CPU
  * is claimed for this waker.
@@ -643,6 +607,82 @@ static s32 pick_victim(struct task_struct *p, u32 layer, s32 prev_cpu, bool prev
 		}
 	}
 	return -1;
+}
+
+/*
+ * Put @p of @layer straight on a CPU if one suits: a waking task of a preempting layer takes
+ * @prev_cpu from a victim (see select_cpu), else an idle CPU, else another victim; any other
+ * task an idle CPU. False: no CPU now, the caller queues it.
+ */
+static bool place_on_cpu(struct task_struct *p, u32 layer, s32 prev_cpu, u64 enq_flags)
+{
+	bool preempting = (enq_flags & SCX_ENQ_WAKEUP) && layer_preempts(layer);
+	struct layer_stat *s;
+	s32 cpu;
+
+	cpu = preempting ? pick_victim(p, layer, prev_cpu, true) : -1;
+	if (cpu < 0) {
+		cpu = pick_idle(p, layer, prev_cpu);
+		if (cpu >= 0) {
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
+			return true;
+		}
+		if (preempting)
+			cpu = pick_victim(p, layer, prev_cpu, false);
+	}
+	if (cpu < 0)
+		return false;
+	if ((s = lstat(layer)))
+		__sync_fetch_and_add(&s->preempts, 1);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer),
+		       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+	return true;
+}
+
+/*
+ * A task that cannot use the shared queues (partial affinity, no context): straight to a CPU
+ * it allows, one of its layer's if possible, an idle one if possible. A waking task of a
+ * preempting layer preempts as it would with full affinity, among the CPUs it allows: pinned
+ * threads are common among latency-critical tasks (cyclictest pins its measuring thread), and
+ * without this one waited behind a hog's whole slice on its CPU (traced under bench/run.sh
+ * --workload layers: the thread woke on a hog's CPU and waited 12-24 ms, the hog never
+ * preempted).
+ */
+static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u32 layer = tctx ? tctx->layer : NO_LAYER;
+	struct bpf_cpumask *tmp;
+	struct layer_stat *s;
+	s32 c;
+
+	if (tctx && (enq_flags & SCX_ENQ_WAKEUP) && layer_preempts(layer) &&
+	    place_on_cpu(p, layer, cpu, enq_flags))
+		return;
+	if (p->nr_cpus_allowed > 1 && tctx) {
+		c = pick_idle(p, layer, cpu);
+		if (c >= 0) {
+			cpu = c;
+		} else if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_allowed(layer, cpu)) {
+			tmp = scx_mask_of(&scratch_mask, 0);
+			c = -1;
+			if (tmp && layer < MAX_LAYERS) {
+				struct bpf_cpumask *m = scx_mask_of(&layer_masks, layer);
+
+				if (m) {
+					bpf_cpumask_and(tmp, cast_mask(m), p->cpus_ptr);
+					c = bpf_cpumask_any_distribute(cast_mask(tmp));
+				}
+			}
+			if (c < 0 || c >= nr_cpu_ids)
+				c = bpf_cpumask_any_distribute(p->cpus_ptr);
+			if (c >= 0 && c < nr_cpu_ids)
+				cpu = c;
+		}
+	}
+	if (tctx && !cpu_allowed(layer, cpu) && (s = lstat(layer)))
+		__sync_fetch_and_add(&s->affn_viol, 1);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
 }
 
 static u64 layer_queued(u32 layer)
@@ -692,11 +732,9 @@ static void place_in_queue(struct task_ctx *tctx, u32 layer, u32 llc, u64 enq_fl
 void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
+	s32 prev_cpu = scx_bpf_task_cpu(p);
 	u64 now = scx_now();
-	struct layer_stat *s;
 	struct cpu_ctx *c;
-	bool preempting;
 	u32 layer, llc;
 
 	if (!tctx || !full_affinity(p)) {
@@ -730,25 +768,8 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
 		return;
 	}
-	/* Preempting on the previous CPU first (see select_cpu), then an idle CPU, then others. */
-	preempting = (enq_flags & SCX_ENQ_WAKEUP) && layer_preempts(layer);
-	cpu = preempting ? pick_victim(p, layer, prev_cpu, true) : -1;
-	if (cpu < 0) {
-		cpu = pick_idle(p, layer, prev_cpu);
-		if (cpu >= 0) {
-			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer), enq_flags);
-			return;
-		}
-		if (preempting)
-			cpu = pick_victim(p, layer, prev_cpu, false);
-	}
-	if (cpu >= 0) {
-		if ((s = lstat(layer)))
-			__sync_fetch_and_add(&s->preempts, 1);
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, layer),
-			       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+	if (place_on_cpu(p, layer, prev_cpu, enq_flags))
 		return;
-	}
 	llc = llc_of(prev_cpu);
 	place_in_queue(tctx, layer, llc, enq_flags);
 	tctx->queued_llc = llc;
