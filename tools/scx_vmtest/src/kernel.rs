@@ -220,6 +220,16 @@ pub fn resolve(spec: &KernelSpec) -> Result<Kernel> {
         }
     }
 
+    // One scx_vmtest at a time talks to the archive (meson runs VM tests side by side): a
+    // second `apt-get update` on the shared state directory fails on apt's lock, and with an
+    // empty cache that is a failed test. Whoever waited finds what the other one fetched.
+    let _lock = FetchLock::take()?;
+    let have = cached_versions()?;
+    if let Some(p) = spec.preferred() {
+        if have.contains(&p) {
+            return cached(p);
+        }
+    }
     let apt = match Apt::new() {
         Ok(a) => a,
         Err(e) => return offline_fallback(spec, &have, e),
@@ -260,6 +270,32 @@ pub fn resolve(spec: &KernelSpec) -> Result<Kernel> {
     }
     eprintln!("scx_vmtest: cached kernel {v} in {}", k.dir.display());
     Ok(k)
+}
+
+/// An exclusive lock on `cache_dir()/fetch.lock`, held while this process uses the archive;
+/// released when dropped (the file is closed) or when the process dies.
+struct FetchLock {
+    _file: fs::File,
+}
+
+impl FetchLock {
+    fn take() -> Result<Self> {
+        let dir = cache_dir()?;
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("fetch.lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock on a descriptor this function owns; no memory is passed.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("locking {}", path.display()));
+        }
+        Ok(FetchLock { _file: f })
+    }
 }
 
 fn offline_fallback(spec: &KernelSpec, have: &[Version], err: anyhow::Error) -> Result<Kernel> {
