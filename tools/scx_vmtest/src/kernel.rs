@@ -211,13 +211,11 @@ fn cached(v: Version) -> Result<Kernel> {
 
 /// Resolve `spec` to a cached kernel, fetching it from the archive when needed.
 pub fn resolve(spec: &KernelSpec) -> Result<Kernel> {
-    let have = cached_versions()?;
     // A spec that names one version (exact, default, or a series with a pinned version)
     // needs no network when that version is cached.
-    if let Some(p) = spec.preferred() {
-        if have.contains(&p) {
-            return cached(p);
-        }
+    let preferred_cached = |have: &[Version]| spec.preferred().filter(|p| have.contains(p));
+    if let Some(p) = preferred_cached(&cached_versions()?) {
+        return cached(p);
     }
 
     // One scx_vmtest at a time talks to the archive (meson runs VM tests side by side): a
@@ -225,10 +223,8 @@ pub fn resolve(spec: &KernelSpec) -> Result<Kernel> {
     // empty cache that is a failed test. Whoever waited finds what the other one fetched.
     let _lock = FetchLock::take()?;
     let have = cached_versions()?;
-    if let Some(p) = spec.preferred() {
-        if have.contains(&p) {
-            return cached(p);
-        }
+    if let Some(p) = preferred_cached(&have) {
+        return cached(p);
     }
     let apt = match Apt::new() {
         Ok(a) => a,
