@@ -641,12 +641,12 @@ static bool place_on_cpu(struct task_struct *p, u32 layer, s32 prev_cpu, u64 enq
 
 /*
  * A task that cannot use the shared queues (partial affinity, no context): straight to a CPU
- * it allows, one of its layer's if possible, an idle one if possible. A waking task of a
- * preempting layer preempts as it would with full affinity, among the CPUs it allows: pinned
- * threads are common among latency-critical tasks (cyclictest pins its measuring thread), and
- * without this one waited behind a hog's whole slice on its CPU (traced under bench/run.sh
- * --workload layers: the thread woke on a hog's CPU and waited 12-24 ms, the hog never
- * preempted).
+ * it allows. Placed like any other task first (place_on_cpu: an idle CPU of its layer, and for
+ * a waking task of a preempting layer a victim among the CPUs it allows: pinned threads are
+ * common among latency-critical tasks, and cyclictest's measuring thread, pinned, otherwise
+ * waited 12-24 ms behind a hog's whole slice under bench/run.sh --workload layers). Failing
+ * that, its current CPU, or one of its layer's CPUs it allows when its layer may not use the
+ * current one.
  */
 static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
@@ -656,29 +656,24 @@ static void enqueue_direct(struct task_struct *p, struct task_ctx *tctx, u64 enq
 	struct layer_stat *s;
 	s32 c;
 
-	if (tctx && (enq_flags & SCX_ENQ_WAKEUP) && layer_preempts(layer) &&
-	    place_on_cpu(p, layer, cpu, enq_flags))
+	if (tctx && place_on_cpu(p, layer, cpu, enq_flags))
 		return;
-	if (p->nr_cpus_allowed > 1 && tctx) {
-		c = pick_idle(p, layer, cpu);
-		if (c >= 0) {
-			cpu = c;
-		} else if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_allowed(layer, cpu)) {
-			tmp = scx_mask_of(&scratch_mask, 0);
-			c = -1;
-			if (tmp && layer < MAX_LAYERS) {
-				struct bpf_cpumask *m = scx_mask_of(&layer_masks, layer);
+	if (tctx && p->nr_cpus_allowed > 1 &&
+	    (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_allowed(layer, cpu))) {
+		tmp = scx_mask_of(&scratch_mask, 0);
+		c = -1;
+		if (tmp && layer < MAX_LAYERS) {
+			struct bpf_cpumask *m = scx_mask_of(&layer_masks, layer);
 
-				if (m) {
-					bpf_cpumask_and(tmp, cast_mask(m), p->cpus_ptr);
-					c = bpf_cpumask_any_distribute(cast_mask(tmp));
-				}
+			if (m) {
+				bpf_cpumask_and(tmp, cast_mask(m), p->cpus_ptr);
+				c = bpf_cpumask_any_distribute(cast_mask(tmp));
 			}
-			if (c < 0 || c >= nr_cpu_ids)
-				c = bpf_cpumask_any_distribute(p->cpus_ptr);
-			if (c >= 0 && c < nr_cpu_ids)
-				cpu = c;
 		}
+		if (c < 0 || c >= nr_cpu_ids)
+			c = bpf_cpumask_any_distribute(p->cpus_ptr);
+		if (c >= 0 && c < nr_cpu_ids)
+			cpu = c;
 	}
 	if (tctx && !cpu_allowed(layer, cpu) && (s = lstat(layer)))
 		__sync_fetch_and_add(&s->affn_viol, 1);
