@@ -5,7 +5,7 @@
 set -euo pipefail
 vmtest=$1 kernel=$2 lavd=$3 secs=$4
 here=$(cd "$(dirname "$0")" && pwd)
-exec "$vmtest" run -k "$kernel" -t cpus=4 --timeout $((150 + secs)) \
+exec "$vmtest" run -k "$kernel" -t cpus=4 --timeout $((240 + secs)) \
 	-f "$lavd" -f "$here/guest.sh:/usr/bin/lavd-guest.sh" \
 	-f "$here/../lib/checks.sh:/usr/bin/scx-checks.sh" \
 	-- "STRESS_SECS=$secs sh /usr/bin/lavd-guest.sh"

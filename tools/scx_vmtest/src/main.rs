@@ -268,9 +268,19 @@ pub fn report_outcome(res: &vm::VmResult, timeout: u64) -> i32 {
     match &res.outcome {
         vm::Outcome::Finished { status } => *status,
         vm::Outcome::Timeout => {
+            // Say how far the guest got: a boot that never reached the script is a different
+            // problem (emulator, kernel) from a script that ran out of time (test, scheduler).
+            let stage = match res.script_started {
+                None => "The guest never started the script (boot or init did not finish).".into(),
+                Some(t) => format!(
+                    "The script started {:.1} s after boot began; its last lines:\n{}",
+                    t.as_secs_f64(),
+                    res.output_tail(30)
+                ),
+            };
             eprintln!(
                 "scx_vmtest: ERROR: the guest did not finish within {timeout} s; qemu was \
-                 killed. Last kernel console lines:\n{}",
+                 killed. {stage}\nLast kernel console lines:\n{}",
                 res.console_tail(40)
             );
             EXIT_TIMEOUT
