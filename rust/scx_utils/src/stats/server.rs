@@ -68,11 +68,11 @@ impl StatsServer {
                 }
             }
         }
+        // A blocking listener: the accept thread sleeps until a client comes (a poll every few
+        // milliseconds would wake the scheduler's process all the time, and under load every
+        // such wake-up delays some other task). Drop wakes it with a connection of its own.
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("listening on {}", path.display()))?;
-        listener
-            .set_nonblocking(true)
-            .context("making the stats socket non-blocking")?;
         let shared = Arc::new(Mutex::new(Shared {
             scheduler: scheduler.to_string(),
             version: version.to_string(),
@@ -122,9 +122,14 @@ impl StatsServer {
 
 impl Drop for StatsServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // The accept thread blocks in accept(): one connection wakes it and it sees the stop.
+            // If the socket can no longer be reached (someone removed it), the thread is left
+            // blocked rather than waited for; it holds nothing but the listener.
+            if UnixStream::connect(&self.path).is_ok() {
+                let _ = t.join();
+            }
         }
         let _ = std::fs::remove_file(&self.path);
     }
@@ -132,10 +137,13 @@ impl Drop for StatsServer {
 
 fn accept_loop(listener: UnixListener, shared: Arc<Mutex<Shared>>, stop: Arc<AtomicBool>) {
     let clients = Arc::new(AtomicUsize::new(0));
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match accepted {
             Ok((mut stream, _)) => {
-                let _ = stream.set_nonblocking(false);
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
                 if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
                     clients.fetch_sub(1, Ordering::SeqCst);
@@ -159,9 +167,7 @@ fn accept_loop(listener: UnixListener, shared: Arc<Mutex<Shared>>, stop: Arc<Ato
                     log::warn!("stats server: cannot start a client thread");
                 }
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 log::warn!("stats server: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(200));
@@ -362,5 +368,62 @@ mod tests {
         let path = srv.path().to_path_buf();
         drop(srv);
         assert!(!path.exists());
+    }
+
+    /// The thread ids of this process's threads named `stats-server`.
+    fn accept_threads() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| {
+                let tid = e.ok()?.file_name().into_string().ok()?;
+                let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+                (comm.trim() == "stats-server").then_some(tid)
+            })
+            .collect()
+    }
+
+    /// Context switches of thread `tid` so far (voluntary + involuntary).
+    fn switches(tid: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+
+    #[test]
+    fn idle_server_sleeps_and_stops_promptly() {
+        let before = accept_threads();
+        let dir = tempfile::tempdir().unwrap();
+        let srv = server(dir.path());
+        // Other tests start servers of their own: this one's thread is the one that is new.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let tid = loop {
+            if let Some(t) = accept_threads().into_iter().find(|t| !before.contains(t)) {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "no stats-server thread appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        // With nobody connecting, the accept thread does not wake up at all (a poll would
+        // switch at least a few times in 400 ms).
+        let s0 = switches(&tid);
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(switches(&tid), s0, "the idle accept thread woke up");
+        let path = srv.path().to_path_buf();
+        let t0 = Instant::now();
+        drop(srv);
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "stopping took {:?}",
+            t0.elapsed()
+        );
+        assert!(!path.exists());
+        assert!(
+            !accept_threads().contains(&tid),
+            "the accept thread outlived the server"
+        );
     }
 }
