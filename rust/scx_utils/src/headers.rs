@@ -22,6 +22,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/waker.bpf.h"),
     ),
     (
+        "include/scx/own_task.bpf.h",
+        include_bytes!("../bpf/include/scx/own_task.bpf.h"),
+    ),
+    (
         "include/scx/wakefreq.bpf.h",
         include_bytes!("../bpf/include/scx/wakefreq.bpf.h"),
     ),

@@ -131,6 +131,8 @@ impl Scheduler for Rusty {
         ro.min_slice_ns = self.opts.min_slice_us.min(self.opts.slice_us) * 1000;
         ro.preempt_enabled = !self.opts.no_preempt;
         ro.preempt_min_run_ns = self.opts.preempt_min_run_us * 1000;
+        // Our own threads (run loop, balancer, stats server) yield to any wake-up.
+        ro.scx_own_tgid = std::process::id();
         // The kernel's own value for SCX_ENQ_PREEMPT (enum values are not ABI).
         ro.enq_preempt_flag = EnqFlag::Preempt.value_in(&KernelBtf::load()?).unwrap_or(0);
         let mut at = 0;

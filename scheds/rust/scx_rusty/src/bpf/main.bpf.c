@@ -46,7 +46,10 @@
  * devices may. A victim gets 100 us of every run before a task's wake-up can preempt it again
  * (a timer's or device's need not wait: declined, it would wait for the next tick, which is
  * when slices end, milliseconds later), and a short task that preempted cannot be preempted by
- * the long one it displaced: no ping-pong. SCX_ENQ_PREEMPT's value comes from the kernel's BTF.
+ * the long one it displaced: no ping-pong. scx_rusty's own process (run loop, balancer, stats
+ * server) is the exception: any wake-up but its own wakee's may preempt it, since its passes are
+ * short on average yet can hold a CPU for milliseconds, and nothing waits on them.
+ * SCX_ENQ_PREEMPT's value comes from the kernel's BTF.
  *
  * Balancing. User space moves tasks between domains by load (see src/balance.rs): it reads the
  * PELT load each task publishes in task_loads and writes a new home domain into migrations,
@@ -69,6 +72,7 @@
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
 #include <scx/vtime.bpf.h>
+#include <scx/own_task.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -145,6 +149,8 @@ struct cpu_run {
 	/* when the current run started; 0 when the CPU runs no task of ours */
 	u64 started_at;
 	u64 avg_burst;
+	/* the task is a thread of scx_rusty's own process (scx/own_task.bpf.h) */
+	bool own;
 };
 
 struct {
@@ -449,7 +455,10 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
  * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
  * yield about as soon as a preemption would help. Nor is the task that did the wake-up (a
  * producer is not preempted by its consumer): @waker_cpu is scx_task_waker_cpu(), which the
- * caller reads once per wake-up. *@later is set when the deadline test alone passed.
+ * caller reads once per wake-up. A thread of scx_rusty's own process (balancer, run loop, stats
+ * server) may be preempted by any wake-up but its own wakee's, after the grace: its passes are
+ * short on average but can hold a CPU for milliseconds, and nothing waits on them.
+ * *@later is set when the deadline test alone passed (or the victim is our own process).
  */
 #define PREEMPT_GRACE_NS (100ULL * 1000)
 
@@ -458,8 +467,9 @@ static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_burst, u64 now, s32 
 {
 	struct cpu_run *r = cpu_run(cpu);
 
-	if (!r || !r->started_at || !vtime_before(deadline + preempt_min_run_ns, r->deadline) ||
-	    cpu == waker_cpu)
+	if (!r || !r->started_at || cpu == waker_cpu)
+		return false;
+	if (!r->own && !vtime_before(deadline + preempt_min_run_ns, r->deadline))
 		return false;
 	*later = true;
 	/*
@@ -469,7 +479,7 @@ static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_burst, u64 now, s32 
 	 */
 	if (waker_cpu >= 0 && now - r->started_at < PREEMPT_GRACE_NS)
 		return false;
-	return r->avg_burst >= preempt_min_run_ns && avg_burst * 4 <= r->avg_burst;
+	return r->own || (r->avg_burst >= preempt_min_run_ns && avg_burst * 4 <= r->avg_burst);
 }
 
 static bool preemption_possible(void)
@@ -780,6 +790,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 	if (r) {
 		r->deadline = tctx->deadline;
 		r->avg_burst = tctx->burst.avg;
+		r->own = scx_is_own_task(p);
 		r->started_at = now;
 	}
 	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
