@@ -37,9 +37,10 @@
  * so being preempted costs it latency, not CPU time.
  *
  * Preemption. A waking task that finds no idle CPU samples its previous CPU and two random
- * CPUs of its LLC and preempts the one running the latest deadline, if that deadline is later
- * than its own by a margin, the runner is no more critical than it, and the runner's bursts are
- * long (at least four times the wakee's): tasks with alike bursts (hackbench, pipelines) never
+ * CPUs of its LLC and preempts its previous CPU when that qualifies (no IPI for a timer wake-up,
+ * which comes there; warm cache), else the one running the latest deadline, if that deadline is
+ * later than its own by a margin, the runner is no more critical than it, and the runner's bursts
+ * are long (at least four times the wakee's): tasks with alike bursts (hackbench, pipelines) never
  * preempt each other, since one will yield about as soon as preempting it would help; nor does
  * a wakee preempt the task that woke it (a pipe or socket writer goes on writing and blocks soon;
  * wake-ups from timers and devices may preempt). The
@@ -657,6 +658,14 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 			best = cpu;
 			best_deadline = r->deadline;
 		}
+		/*
+		 * The previous CPU, worth preempting, wins outright: a timer wake-up comes on the
+		 * CPU the task last ran on, so preempting there needs no IPI (and its cache is
+		 * warm). A remote victim costs a reschedule IPI: in a 4-vCPU guest under 8 hogs,
+		 * taking the latest deadline among the three sent one per cyclictest wake-up.
+		 */
+		if (i == 0 && best >= 0)
+			break;
 	}
 	if (best < 0)
 		return -1;
