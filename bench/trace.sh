@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Where a scheduler's wake-up latency under hogs goes: one guest boot, cyclictest beside 2 hogs
+# per vCPU, traced with tracefs, then bench/trace_report.py. A diagnostic beside bench/run.sh,
+# not a benchmark: one short run, no rounds, no ratios.
+#
+#   bench/trace.sh BUILD_DIR VCPUS SECS OUT eevdf|PATH[:ARGS]
+#
+# OUT gets the guest's whole output (the raw trace); the report goes to stdout.
+set -euo pipefail
+[ $# = 5 ] || { sed -n '2,8p' "$0" >&2; exit 2; }
+build=$1 vcpus=$2 secs=$3 out=$4 spec=$5
+here=$(cd "$(dirname "$0")" && pwd)
+for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /usr/bin/cyclictest; do
+	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
+done
+files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
+	-f /usr/bin/cyclictest -f "$here/trace-guest.sh:/usr/bin/trace-guest.sh")
+cmd=eevdf
+if [ "$spec" != eevdf ]; then
+	path=${spec%%:*}
+	args=""
+	[ "$path" = "$spec" ] || args=${spec#*:}
+	[ -x "$path" ] || { echo "no scheduler binary $path" >&2; exit 2; }
+	files+=(-f "$path:/opt/sched/$(basename "$path")")
+	cmd="/opt/sched/$(basename "$path")${args:+ $args}"
+fi
+"$build/scx_vmtest" run -t "cpus=$vcpus" --timeout $((300 + 4 * secs)) "${files[@]}" \
+	-- "sh /usr/bin/trace-guest.sh $secs $cmd" >"$out" 2>&1 || {
+	echo "the guest run failed: see $out" >&2
+	exit 1
+}
+python3 "$here/trace_report.py" "$out"

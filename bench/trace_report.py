@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Report on a bench/trace.sh run: where cyclictest's wake-up latency went.
+
+    bench/trace_report.py RAW_OUTPUT
+
+cyclictest's own figure (from its histogram) is the time from the programmed expiry of its
+timer to the moment its thread runs. The trace splits it in two:
+
+- timer lateness: hrtimer_expire_entry's `now` minus the timer's `softexpires` (when the
+  interrupt came, against when it was due): the emulator's and the interrupt path's share;
+- wake-up to run: sched_waking of the measuring thread to the sched_switch onto it: the
+  scheduler's share. For waits over 1 ms it lists what ran on that CPU meanwhile.
+
+It also counts IPIs by call site (a scheduler that preempts remote CPUs sends one per wake-up;
+under the single-threaded emulator each also waits for the target vCPU's turn).
+"""
+import collections
+import re
+import sys
+
+LINE = re.compile(r'^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$')
+
+
+def pct(values, q):
+    return values[min(len(values) - 1, int(len(values) * q))] if values else 0
+
+
+def summary(name, values):
+    if not values:
+        return f'{name}: none'
+    values = sorted(values)
+    avg = sum(values) / len(values)
+    return (f'{name}: n={len(values)} avg {avg:.0f} p50 {pct(values, .5):.0f} '
+            f'p90 {pct(values, .9):.0f} p99 {pct(values, .99):.0f} max {values[-1]:.0f} us')
+
+
+def main(path):
+    text = open(path, errors='replace').read()
+    if 'TRACE-BEGIN' not in text:
+        sys.exit(f'{path}: no TRACE-BEGIN line: the guest did not get to the trace')
+    for line in text.splitlines():
+        if line.startswith('TRACE-META'):
+            print(line[len('TRACE-META '):])
+    events = []
+    for line in text.split('TRACE-BEGIN', 1)[1].split('TRACE-END', 1)[0].splitlines():
+        m = LINE.match(line)
+        if m:
+            comm, pid, cpu, ts, event, args = m.groups()
+            events.append((comm, pid, int(cpu), float(ts), event, args))
+
+    # The measuring thread: the cyclictest thread that arms the most sleep timers.
+    armers = collections.Counter(
+        pid for comm, pid, _, _, ev, args in events
+        if ev == 'hrtimer_start' and comm == 'cyclictest' and 'function=hrtimer_wakeup' in args)
+    if not armers:
+        sys.exit(f'{path}: no cyclictest timers in the trace')
+    thread = armers.most_common(1)[0][0]
+
+    armed, late, waits = {}, [], []
+    ipis = collections.Counter()
+    ran_meanwhile = collections.Counter()
+    pending = None  # (time of the wake-up, cpu it targets, comms that ran there since)
+    for comm, pid, cpu, ts, ev, args in events:
+        if ev == 'hrtimer_start' and pid == thread and 'function=hrtimer_wakeup' in args:
+            timer = re.search(r'hrtimer=(\S+)', args).group(1)
+            armed[timer] = int(re.search(r'softexpires=(\d+)', args).group(1))
+        elif ev == 'hrtimer_expire_entry':
+            timer = re.search(r'hrtimer=(\S+)', args).group(1)
+            if timer in armed:
+                now = int(re.search(r'now=(\d+)', args).group(1))
+                late.append((now - armed.pop(timer)) / 1000)
+        elif ev in ('ipi_send_cpu', 'ipi_send_cpumask'):
+            site = re.search(r'callsite=([^+\s]+)', args)
+            ipis[site.group(1) if site else '?'] += 1
+        elif ev == 'sched_waking' and re.search(rf'\bpid={thread}\b', args):
+            if pending is None:
+                target = int(re.search(r'target_cpu=(\d+)', args).group(1))
+                pending = (ts, target, collections.Counter())
+        elif ev == 'sched_switch' and pending is not None:
+            m = re.search(r'prev_comm=(.+?) prev_pid=\d+ .*next_pid=(\d+)', args)
+            if not m:
+                continue
+            if m.group(2) == thread:
+                wait = (ts - pending[0]) * 1e6
+                waits.append(wait)
+                if wait > 1000:
+                    ran_meanwhile.update(pending[2].keys())
+                pending = None
+            elif cpu == pending[1]:
+                pending[2][m.group(1)] += 1
+
+    print(f'measuring thread {thread}')
+    print(summary('timer lateness', late))
+    print(summary('wake-up to run', waits))
+    long_waits = sum(1 for w in waits if w > 1000)
+    print(f'waits over 1 ms: {long_waits}; tasks that ran on the CPU during them (waits):',
+          ', '.join(f'{c} {n}' for c, n in ran_meanwhile.most_common(8)) or 'none')
+    print(f'IPIs: {sum(ipis.values())};',
+          ', '.join(f'{s} {n}' for s, n in ipis.most_common(5)) or 'none')
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
