@@ -34,15 +34,14 @@ secs=${SECS:-5}
 hackbench_args=${HACKBENCH_ARGS:--g 2 -f 10 -l 100}
 workload=${WORKLOAD:-standard}
 specs=$1
-SCX=/sys/kernel/sched_ext
+# shellcheck source=guest-lib.sh
+. /usr/bin/bench-lib.sh
 ncpu=$(nproc)
 nhogs=$((ncpu * 2))
 # (the layers workload has 6: 4 in /batch, 2 in the root cgroup)
 [ "$workload" != layers ] || nhogs=6
 
-# The checks read with the shell's own `read` into variables: no process, not even a subshell
-# (a process costs ~35 ms under emulation, and there are a dozen checks per round).
-get_state() { st=missing; read -r st <"$SCX/state" 2>/dev/null; }
+# The checks read with the shell's own `read` into variables, as get_state does (bench-lib.sh).
 get_ops() { op=""; read -r op <"$SCX/root/ops" 2>/dev/null; }
 get_seq() { sq=""; read -r sq <"$SCX/enable_seq" 2>/dev/null; }
 # ext.enabled of this shell ("" when the kernel does not print it).
@@ -62,17 +61,6 @@ step() {
 	step_t=$u
 }
 step_t=0
-# wait_state WANT TENTHS: wait up to TENTHS × 0.1 s for the state WANT.
-wait_state() {
-	i=0
-	get_state
-	while [ "$st" != "$1" ] && [ $i -lt "$2" ]; do
-		sleep 0.1
-		i=$((i + 1))
-		get_state
-	done
-}
-
 # check WHEN: is the scheduler of this round ($label, $want_ops, $pid, $seq0) in charge?
 # Appends to $why when not.
 check() {
@@ -136,12 +124,9 @@ hogs_stop() {
 
 emit() { echo "BENCH $label $round $1 $2"; }
 
-# cyclictest: one SCHED_OTHER thread (no -p: an RT thread would bypass sched_ext), 5 ms
-# absolute-deadline periods, histogram up to 100 ms in 1 us buckets (a
-# larger one costs seconds of emulated time to write and read back).
+# cyclictest as bench-lib.sh runs it, its histogram in /tmp/hist.PREFIX.
 cyclic() { # cyclic PREFIX [BINARY]
-	rm -f "/tmp/hist.$1"
-	"${2:-cyclictest}" -q -m -t 1 -i 5000 -D "$secs" -h 100000 --histfile="/tmp/hist.$1" >/dev/null 2>&1
+	cyclictest_run "${2:-cyclictest}" "$secs" "/tmp/hist.$1"
 }
 cyclic_result() { # cyclic_result PREFIX: read the histogram (after the hogs are gone)
 	r=$(cyclichist "/tmp/hist.$1" 2>/dev/null)

@@ -83,6 +83,7 @@ trap 'rm -rf "$work"' EXIT
 # The spec file the guest reads: LABEL<tab>OPS<tab>COMMAND, and the files to copy in.
 files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
 	-f /usr/bin/cyclictest -f "$here/guest.sh:/usr/bin/bench-guest.sh"
+	-f "$here/guest-lib.sh:/usr/bin/bench-lib.sh"
 	-f "$work/specs:/etc/bench-specs")
 # The layers workload's task is cyclictest under the name its layer matches, and its config.
 [ "$workload" = standard ] ||

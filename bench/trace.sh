@@ -14,7 +14,8 @@ for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /us
 	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
 done
 files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
-	-f /usr/bin/cyclictest -f "$here/trace-guest.sh:/usr/bin/trace-guest.sh")
+	-f /usr/bin/cyclictest -f "$here/trace-guest.sh:/usr/bin/trace-guest.sh"
+	-f "$here/guest-lib.sh:/usr/bin/bench-lib.sh")
 cmd=eevdf
 if [ "$spec" != eevdf ]; then
 	path=${spec%%:*}

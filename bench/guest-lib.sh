@@ -1,0 +1,27 @@
+# Guest-side pieces shared by bench/guest.sh (the benchmark) and bench/trace-guest.sh (its traced
+# diagnostic), sourced from /usr/bin/bench-lib.sh: the same cyclictest and the same wait for the
+# sched_ext state, so a trace measures what the benchmark measures.
+SCX=/sys/kernel/sched_ext
+
+# The checks read with the shell's own `read` into variables: no process, not even a subshell
+# (a process costs ~35 ms under emulation, and there are a dozen checks per round).
+get_state() { st=missing; read -r st <"$SCX/state" 2>/dev/null; }
+
+# wait_state WANT TENTHS: wait up to TENTHS × 0.1 s for the state WANT.
+wait_state() {
+	i=0
+	get_state
+	while [ "$st" != "$1" ] && [ $i -lt "$2" ]; do
+		sleep 0.1
+		i=$((i + 1))
+		get_state
+	done
+}
+
+# cyclictest_run BINARY SECS HISTFILE: one SCHED_OTHER thread (no -p: an RT thread would bypass
+# sched_ext), 5 ms absolute-deadline periods, histogram up to 100 ms in 1 us buckets (a larger
+# one costs seconds of emulated time to write and read back).
+cyclictest_run() {
+	rm -f "$3"
+	"$1" -q -m -t 1 -i 5000 -D "$2" -h 100000 --histfile="$3" >/dev/null 2>&1
+}
