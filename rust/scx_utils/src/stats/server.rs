@@ -167,7 +167,6 @@ fn accept_loop(listener: UnixListener, shared: Arc<Mutex<Shared>>, stop: Arc<Ato
                     log::warn!("stats server: cannot start a client thread");
                 }
             }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 log::warn!("stats server: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(200));
@@ -224,7 +223,6 @@ fn serve_client(mut stream: UnixStream, shared: &Mutex<Shared>, stop: &AtomicBoo
             Ok(0) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return,
         }
     }
@@ -265,6 +263,13 @@ mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
 
+    /// Held by every test for its whole length: one test's server at a time, so the idle test
+    /// can tell its own accept thread from the others' (tests run in parallel threads).
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn server(dir: &Path) -> StatsServer {
         let fields = vec![FieldMeta {
             name: "n".into(),
@@ -285,6 +290,7 @@ mod tests {
 
     #[test]
     fn answers_info_meta_stats_and_errors() {
+        let _serial = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let srv = server(dir.path());
         let mode = std::fs::metadata(dir.path().join("scx_test"))
@@ -311,6 +317,7 @@ mod tests {
 
     #[test]
     fn oversized_requests_close_only_that_client() {
+        let _serial = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let srv = server(dir.path());
         let mut big = UnixStream::connect(srv.path()).unwrap();
@@ -325,6 +332,7 @@ mod tests {
 
     #[test]
     fn too_many_clients_are_turned_away_and_slots_come_back() {
+        let _serial = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let srv = server(dir.path());
         let mut held: Vec<UnixStream> = (0..MAX_CLIENTS)
@@ -354,6 +362,7 @@ mod tests {
 
     #[test]
     fn stale_socket_is_replaced_live_one_refused() {
+        let _serial = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let sock_dir = dir.path().join("scx_test");
         std::fs::create_dir_all(&sock_dir).unwrap();
@@ -394,10 +403,11 @@ mod tests {
 
     #[test]
     fn idle_server_sleeps_and_stops_promptly() {
+        let _serial = one_at_a_time();
         let before = accept_threads();
         let dir = tempfile::tempdir().unwrap();
         let srv = server(dir.path());
-        // Other tests start servers of their own: this one's thread is the one that is new.
+        // No other test's server runs meanwhile (one_at_a_time): the new thread is this one's.
         let deadline = Instant::now() + Duration::from_secs(5);
         let tid = loop {
             if let Some(t) = accept_threads().into_iter().find(|t| !before.contains(t)) {
