@@ -37,7 +37,17 @@ pub trait Scheduler {
         object: &'obj mut MaybeUninit<OpenObject>,
     ) -> Result<Self::Open<'obj>>;
 
-    /// Right after the scheduler attached (log what it runs with, seed maps).
+    /// After the BPF object is loaded, before it attaches: seed the maps that its first
+    /// scheduling decisions read. The attach sends every task on the machine through the BPF
+    /// side at once, the loader's own threads among them, so a map a task needs in order to be
+    /// placed must hold its values by then: filled only after the attach, it is read empty by
+    /// all of them (a task with nowhere to run stalls the attach itself until the kernel's
+    /// watchdog ejects the scheduler).
+    fn loaded(&mut self, _skel: &mut Self::Loaded<'_>, _topo: &Topology) -> Result<()> {
+        Ok(())
+    }
+
+    /// Right after the scheduler attached (log what it runs with, start what needs it running).
     fn attached(&mut self, _skel: &mut Self::Loaded<'_>, _topo: &Topology) -> Result<()> {
         Ok(())
     }
@@ -49,7 +59,7 @@ pub trait Scheduler {
 }
 
 /// Runs a [`Scheduler`]: preflight, the hotplug sequence read before the topology, open,
-/// fitting the ops struct to the kernel, load, attach, the periodic tick with its stats (served
+/// fitting the ops struct to the kernel, load, the scheduler's seeding of its maps, attach, the periodic tick with its stats (served
 /// on the stats socket, printed with [`print_stats`](RunLoop::print_stats)), SIGINT / SIGTERM,
 /// the exit report and its status, and attaching again when the kernel asks for a restart.
 ///
@@ -164,6 +174,7 @@ impl RunLoop {
         let mut skel = open
             .load()
             .context("loading the BPF scheduler failed (run with -v for the verifier log)")?;
+        sched.loaded(&mut skel, &topo)?;
         let link = attach_ops(&mut skel)?;
         if let Some(s) = server {
             s.set_attached(true);

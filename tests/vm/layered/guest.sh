@@ -11,6 +11,10 @@
 #               first with EEVDF, then with scx_layered: LAT lines with avg and p99 in us
 #   growth      a Confined [1,3] layer, util [0.5,0.8]: with 3 hogs it grows to 3 CPUs, with
 #               none it shrinks back to 1 (the scheduler's allocation log is printed)
+#   confined-catchall  a config whose catch-all layer is Confined (everything, the loader and
+#               the kernel's threads among it, may use only that layer's CPUs) attaches and
+#               stays attached for 5 s under 2 hogs (it used to stall until the watchdog
+#               ejected it: the first allocation came after the attach)
 #   detach      each run ends with exit 0, no BPF error or stall in dmesg
 # Prints "LAYERED <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 LAYERED=${LAYERED:-/usr/bin/scx_layered}
@@ -102,6 +106,14 @@ cat >/tmp/grow.json <<'EOF'
   { "name": "rest", "matches": [[]], "kind": { "Open": {} } }
 ]
 EOF
+cat >/tmp/confined.json <<'EOF'
+[
+  { "name": "batch", "matches": [[{ "CgroupPrefix": "/batch" }]],
+    "kind": { "Confined": { "cpus_range": [1, 1], "util_range": [0.5, 0.8] } } },
+  { "name": "rest", "matches": [[]],
+    "kind": { "Confined": { "cpus_range": [2, 2], "util_range": [0.5, 0.8] } } }
+]
+EOF
 "$LAYERED" --check /tmp/web.json >/dev/null || fail check "the test config is rejected"
 
 mkdir -p $CG/batch $CG/grow
@@ -175,6 +187,23 @@ fi
 kill $batch $root $ex $mv 2>/dev/null
 wait $batch $root $ex $mv 2>/dev/null
 stop_sched web
+
+# --- confined-catchall: everything Confined, the catch-all included.
+if start_sched /tmp/confined.json; then
+	cc="$(spawn_in $CG) $(spawn_in $CG)"
+	sleep 5
+	st=$(cat /sys/kernel/sched_ext/state)
+	kill $cc 2>/dev/null
+	wait $cc 2>/dev/null
+	if [ "$st" = enabled ]; then
+		pass confined-catchall "attached, still enabled after 5 s under 2 hogs"
+	else
+		fail confined-catchall "state $st after 5 s: $(tail -n 3 /tmp/layered.log)"
+	fi
+	stop_sched confined
+else
+	fail confined-catchall "no attach: $(tail -n 5 /tmp/layered.log)"
+fi
 
 # --- growth: a Confined [1,3] layer grows with 3 hogs and shrinks when they stop.
 if ! start_sched /tmp/grow.json --interval-ms 100; then

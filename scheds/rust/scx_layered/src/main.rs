@@ -242,12 +242,10 @@ impl Scheduler for Layered {
         Ok(skel)
     }
 
-    fn attached(&mut self, skel: &mut BpfSkel<'_>, topo: &Topology) -> Result<()> {
-        info!(
-            "scx_layered: attached: {} layer(s) over {} online CPU(s)",
-            self.layers.len(),
-            topo.online_cpus().weight()
-        );
+    /// The first allocation and the cgroup table go in before the attach: a Confined layer's
+    /// tasks may run nowhere else, and when that layer is the catch-all (the loader's own
+    /// threads in it) an attach with no CPUs owned yet stalled until the watchdog ejected it.
+    fn loaded(&mut self, skel: &mut BpfSkel<'_>, topo: &Topology) -> Result<()> {
         self.sizer = alloc::Sizer::new(self.layers.len());
         self.owner = vec![None; topo.nr_cpu_ids()];
         self.cg_table.clear();
@@ -267,6 +265,15 @@ impl Scheduler for Layered {
         let mins: Vec<usize> = self.shapes.iter().map(|s| s.cpus_range.0).collect();
         self.apply(skel, &mins, &vec![0.0; self.layers.len()])?;
         self.refresh_cgroups(skel)?;
+        Ok(())
+    }
+
+    fn attached(&mut self, _skel: &mut BpfSkel<'_>, topo: &Topology) -> Result<()> {
+        info!(
+            "scx_layered: attached: {} layer(s) over {} online CPU(s)",
+            self.layers.len(),
+            topo.online_cpus().weight()
+        );
         Ok(())
     }
 
