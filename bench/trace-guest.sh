@@ -1,26 +1,51 @@
 #!/bin/sh
 # Guest side of bench/trace.sh: cyclictest (the benchmark's, from bench-lib.sh) beside 2 hogs
-# per vCPU, with the scheduler under test attached (or EEVDF), traced with tracefs:
+# per vCPU (TRACE_LOAD=layers: 4 hogs in cgroup /batch, 2 in the root, cyclictest as
+# latcyclic), with the scheduler under test attached (or EEVDF), traced with tracefs:
 # sched_switch, sched_waking, hrtimer_start, hrtimer_expire_entry, ipi_send_cpu and
 # ipi_send_cpumask. Prints cyclictest's histogram summary, then the trace
 # between TRACE-BEGIN and TRACE-END.
 #
-#   trace-guest.sh SECS eevdf|COMMAND...
+#   [TRACE_LOAD=hogs|layers] [TRACE_STACKS=EVENTS] [TRACE_BASE_SLICE_NS=N] \
+#       trace-guest.sh SECS eevdf|COMMAND...
 secs=$1
 shift
 # shellcheck source=guest-lib.sh
 . /usr/bin/bench-lib.sh
 T=/sys/kernel/tracing
 grep -q " $T tracefs" /proc/mounts || mount -t tracefs none $T
+# EEVDF's base slice (debugfs), to see what slice length alone does to the same load.
+if [ -n "${TRACE_BASE_SLICE_NS:-}" ]; then
+	echo "$TRACE_BASE_SLICE_NS" >/sys/kernel/debug/sched/base_slice_ns
+	echo "TRACE-META base_slice_ns=$(cat /sys/kernel/debug/sched/base_slice_ns)"
+fi
 if [ "$1" != eevdf ]; then
 	/vmtest/scx_vmtest guest-exec -- "$@" >/tmp/sched.log 2>&1 &
 	spid=$!
 	wait_state enabled 300
 	echo "TRACE-META state=$st ops=$(cat $SCX/root/ops 2>/dev/null)"
+	if [ "$st" != enabled ]; then
+		echo "TRACE-META the scheduler did not attach; its log:"
+		tail -n 20 /tmp/sched.log
+		exit 1
+	fi
 fi
 rm -f /tmp/trace.stop
-frames hog -n $((2 * $(nproc))) -w /tmp/trace.stop -t $((secs + 60)) >/dev/null 2>&1 &
-hogs=$!
+if [ "${TRACE_LOAD:-hogs}" = layers ]; then
+	CG=/sys/fs/cgroup
+	mkdir -p $CG/batch
+	# shellcheck disable=SC2016 # $$ is the inner shell's pid on purpose
+	sh -c 'echo $$ >/sys/fs/cgroup/batch/cgroup.procs && exec frames hog -n 4 -w /tmp/trace.stop -t "$1"' \
+		hogs $((secs + 60)) >/dev/null 2>&1 &
+	hogs=$!
+	frames hog -n 2 -w /tmp/trace.stop -t $((secs + 60)) >/dev/null 2>&1 &
+	hogs="$hogs $!"
+	cyclic=latcyclic
+else
+	frames hog -n $((2 * $(nproc))) -w /tmp/trace.stop -t $((secs + 60)) >/dev/null 2>&1 &
+	hogs=$!
+	cyclic=cyclictest
+fi
 sleep 2
 echo 0 >$T/tracing_on
 echo >$T/trace
@@ -29,10 +54,15 @@ for e in sched/sched_switch sched/sched_waking timer/hrtimer_start timer/hrtimer
 	ipi/ipi_send_cpu ipi/ipi_send_cpumask; do
 	echo 1 >"$T/events/$e/enable" 2>/dev/null || echo "TRACE-META no event $e"
 done
+# TRACE_STACKS="ipi/ipi_send_cpu ...": also record the kernel stack at each of these events.
+for e in ${TRACE_STACKS:-}; do
+	echo stacktrace >"$T/events/$e/trigger" 2>/dev/null || echo "TRACE-META no stack for $e"
+done
 echo 1 >$T/tracing_on
-cyclictest_run cyclictest "$secs" /tmp/trace.hist
+cyclictest_run $cyclic "$secs" /tmp/trace.hist
 echo 0 >$T/tracing_on
 : >/tmp/trace.stop
+# shellcheck disable=SC2086 # a list of pids
 wait $hogs
 echo "TRACE-META $(cyclichist /tmp/trace.hist)"
 echo TRACE-BEGIN

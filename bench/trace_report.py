@@ -11,6 +11,11 @@ timer to the moment its thread runs. The trace splits it in two:
 - wake-up to run: sched_waking of the measuring thread to the sched_switch onto it: the
   scheduler's share. For waits over 1 ms it lists what ran on that CPU meanwhile.
 
+Tick lateness (every CPU's scheduler tick, the same measure) shows the emulator's turn-taking
+apart from the measured thread: in single-threaded TCG a vCPU's pending interrupt waits until
+the emulator runs that vCPU, and a busy vCPU keeps its turn until the next timer interrupt of
+any vCPU (the ticks are aligned, 4 ms apart), so lateness comes in steps of about 4 ms.
+
 It also counts IPIs by call site (a scheduler that preempts remote CPUs sends one per wake-up;
 under the single-threaded emulator each also waits for the target vCPU's turn).
 """
@@ -51,12 +56,13 @@ def main(path):
     # The measuring thread: the cyclictest thread that arms the most sleep timers.
     armers = collections.Counter(
         pid for comm, pid, _, _, ev, args in events
-        if ev == 'hrtimer_start' and comm == 'cyclictest' and 'function=hrtimer_wakeup' in args)
+        if ev == 'hrtimer_start' and comm in ('cyclictest', 'latcyclic') and 'function=hrtimer_wakeup' in args)
     if not armers:
         sys.exit(f'{path}: no cyclictest timers in the trace')
     thread = armers.most_common(1)[0][0]
 
     armed, late, waits = {}, [], []
+    ticks_armed, tick_late = {}, []
     ipis = collections.Counter()
     ran_meanwhile = collections.Counter()
     pending = None  # (time of the wake-up, cpu it targets, comms that ran there since)
@@ -64,8 +70,14 @@ def main(path):
         if ev == 'hrtimer_start' and pid == thread and 'function=hrtimer_wakeup' in args:
             timer = re.search(r'hrtimer=(\S+)', args).group(1)
             armed[timer] = int(re.search(r'softexpires=(\d+)', args).group(1))
+        elif ev == 'hrtimer_start' and 'function=tick_nohz_handler' in args:
+            timer = re.search(r'hrtimer=(\S+)', args).group(1)
+            ticks_armed[timer] = int(re.search(r'softexpires=(\d+)', args).group(1))
         elif ev == 'hrtimer_expire_entry':
             timer = re.search(r'hrtimer=(\S+)', args).group(1)
+            if timer in ticks_armed:
+                now = int(re.search(r'now=(\d+)', args).group(1))
+                tick_late.append((now - ticks_armed.pop(timer)) / 1000)
             if timer in armed:
                 now = int(re.search(r'now=(\d+)', args).group(1))
                 late.append((now - armed.pop(timer)) / 1000)
@@ -84,6 +96,8 @@ def main(path):
                 wait = (ts - pending[0]) * 1e6
                 waits.append(wait)
                 if wait > 1000:
+                    # (what it switched from ran too: often the only one)
+                    pending[2][m.group(1)] += 1
                     ran_meanwhile.update(pending[2].keys())
                 pending = None
             elif cpu == pending[1]:
@@ -92,6 +106,7 @@ def main(path):
     print(f'measuring thread {thread}')
     print(summary('timer lateness', late))
     print(summary('wake-up to run', waits))
+    print(summary('tick lateness (all CPUs)', tick_late))
     long_waits = sum(1 for w in waits if w > 1000)
     print(f'waits over 1 ms: {long_waits}; tasks that ran on the CPU during them (waits):',
           ', '.join(f'{c} {n}' for c, n in ran_meanwhile.most_common(8)) or 'none')
