@@ -1,12 +1,13 @@
 #!/bin/sh
 # Guest side of bench/trace.sh: cyclictest (the benchmark's, from bench-lib.sh) beside 2 hogs
 # per vCPU (TRACE_LOAD=layers: 4 hogs in cgroup /batch, 2 in the root, cyclictest as
-# latcyclic), with the scheduler under test attached (or EEVDF), traced with tracefs:
+# latcyclic; TRACE_LOAD=frames: the benchmark's 60 Hz frame task in place of cyclictest), with
+# the scheduler under test attached (or EEVDF), traced with tracefs:
 # sched_switch, sched_waking, hrtimer_start, hrtimer_expire_entry, ipi_send_cpu and
 # ipi_send_cpumask. Prints cyclictest's histogram summary, then the trace
 # between TRACE-BEGIN and TRACE-END.
 #
-#   [TRACE_LOAD=hogs|layers] [TRACE_STACKS=EVENTS] [TRACE_BASE_SLICE_NS=N] \
+#   [TRACE_LOAD=hogs|layers|frames] [TRACE_STACKS=EVENTS] [TRACE_BASE_SLICE_NS=N] \
 #       trace-guest.sh SECS eevdf|COMMAND...
 secs=$1
 shift
@@ -30,8 +31,14 @@ if [ "$1" != eevdf ]; then
 		exit 1
 	fi
 fi
+load=${TRACE_LOAD:-hogs}
+if [ "$load" = frames ]; then
+	# (calibrated with the scheduler attached and busy vCPUs, as bench/guest.sh does per boot)
+	loops=$(frames calibrate -b -t 500 | sed -n 's/^loops_per_ms=//p')
+	echo "TRACE-META loops_per_ms=$loops"
+fi
 rm -f /tmp/trace.stop
-if [ "${TRACE_LOAD:-hogs}" = layers ]; then
+if [ "$load" = layers ]; then
 	CG=/sys/fs/cgroup
 	mkdir -p $CG/batch
 	# shellcheck disable=SC2016 # $$ is the inner shell's pid on purpose
@@ -59,12 +66,22 @@ for e in ${TRACE_STACKS:-}; do
 	echo stacktrace >"$T/events/$e/trigger" 2>/dev/null || echo "TRACE-META no stack for $e"
 done
 echo 1 >$T/tracing_on
-cyclictest_run $cyclic "$secs" /tmp/trace.hist
+if [ "$load" = frames ]; then
+	frames run -l "$loops" -p 16667 -w 4000 -d "$secs" >/tmp/frames.out &
+	echo "TRACE-META framepid=$!"
+	wait $!
+else
+	cyclictest_run $cyclic "$secs" /tmp/trace.hist
+fi
 echo 0 >$T/tracing_on
 : >/tmp/trace.stop
 # shellcheck disable=SC2086 # a list of pids
 wait $hogs
-echo "TRACE-META $(cyclichist /tmp/trace.hist)"
+if [ "$load" = frames ]; then
+	echo "TRACE-META $(cat /tmp/frames.out)"
+else
+	echo "TRACE-META $(cyclichist /tmp/trace.hist)"
+fi
 echo TRACE-BEGIN
 grep -v '^#' $T/trace
 echo TRACE-END

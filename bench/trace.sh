@@ -3,18 +3,20 @@
 # per vCPU, traced with tracefs, then bench/trace_report.py. A diagnostic beside bench/run.sh,
 # not a benchmark: one short run, no rounds, no ratios.
 #
-#   bench/trace.sh BUILD_DIR VCPUS SECS OUT eevdf|PATH[:ARGS] [hogs|layers]
+#   bench/trace.sh BUILD_DIR VCPUS SECS OUT eevdf|PATH[:ARGS] [hogs|layers|frames]
 #
-# The load is "hogs" (default) or "layers": the benchmark's layers workload (4 hogs in cgroup
+# The load is "hogs" (default), "layers": the benchmark's layers workload (4 hogs in cgroup
 # /batch, 2 in the root cgroup, cyclictest run as "latcyclic"; bench/layers.json is in the
-# guest as /etc/bench-layers.json). OUT gets the guest's whole output (the raw trace); the
-# report goes to stdout. In the environment, TRACE_STACKS="ipi/ipi_send_cpu ..." also records
-# the kernel stack at each of these events (in OUT), and TRACE_BASE_SLICE_NS=N sets EEVDF's
-# base slice (sched/base_slice_ns) first.
+# guest as /etc/bench-layers.json), or "frames": the benchmark's 60 Hz frame task in place of
+# cyclictest, beside 2 hogs per vCPU. OUT gets the guest's whole output (the raw trace); the
+# report goes to stdout. VCPUS may also be a topology (sockets=2,cores=2,threads=1,nodes=2, as
+# bench/run.sh uses for 4 vCPUs). In the environment, TRACE_STACKS="ipi/ipi_send_cpu ..." also
+# records the kernel stack at each of these events (in OUT), and TRACE_BASE_SLICE_NS=N sets
+# EEVDF's base slice (sched/base_slice_ns) first.
 set -euo pipefail
-[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 build=$1 vcpus=$2 secs=$3 out=$4 spec=$5 load=${6:-hogs}
-case $load in hogs | layers) ;; *) echo "unknown load $load (hogs or layers)" >&2; exit 2 ;; esac
+case $load in hogs | layers | frames) ;; *) echo "unknown load $load (hogs, layers or frames)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /usr/bin/cyclictest; do
 	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
@@ -32,7 +34,9 @@ if [ "$spec" != eevdf ]; then
 	files+=(-f "$path:/opt/sched/$(basename "$path")")
 	cmd="/opt/sched/$(basename "$path")${args:+ $args}"
 fi
-"$build/scx_vmtest" run -t "cpus=$vcpus" --timeout $((300 + 4 * secs)) "${files[@]}" \
+topo=$vcpus
+[[ $topo == *=* ]] || topo="cpus=$vcpus"
+"$build/scx_vmtest" run -t "$topo" --timeout $((300 + 4 * secs)) "${files[@]}" \
 	-- "TRACE_LOAD=$load TRACE_STACKS='${TRACE_STACKS:-}' TRACE_BASE_SLICE_NS=${TRACE_BASE_SLICE_NS:-} sh /usr/bin/trace-guest.sh $secs $cmd" >"$out" 2>&1 || {
 	echo "the guest run failed: see $out" >&2
 	exit 1

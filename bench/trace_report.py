@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Report on a bench/trace.sh run: where cyclictest's wake-up latency went.
+"""Report on a bench/trace.sh run: where cyclictest's (or the frame task's) latency went.
 
     bench/trace_report.py RAW_OUTPUT
 
@@ -15,6 +15,10 @@ Tick lateness (every CPU's scheduler tick, the same measure) shows the emulator'
 apart from the measured thread: in single-threaded TCG a vCPU's pending interrupt waits until
 the emulator runs that vCPU, and a busy vCPU keeps its turn until the next timer interrupt of
 any vCPU (the ticks are aligned, 4 ms apart), so lateness comes in steps of about 4 ms.
+
+For the frames load it also splits each frame, from its wake-up to its sleep, into the time
+it waited runnable (the scheduler's share) and the time it ran (wall time: under the emulator
+a running vCPU may not be executing).
 
 It also counts IPIs by call site (a scheduler that preempts remote CPUs sends one per wake-up;
 under the single-threaded emulator each also waits for the target vCPU's turn).
@@ -53,13 +57,19 @@ def main(path):
             comm, pid, cpu, ts, event, args = m.groups()
             events.append((comm, pid, int(cpu), float(ts), event, args))
 
-    # The measuring thread: the cyclictest thread that arms the most sleep timers.
-    armers = collections.Counter(
-        pid for comm, pid, _, _, ev, args in events
-        if ev == 'hrtimer_start' and comm in ('cyclictest', 'latcyclic') and 'function=hrtimer_wakeup' in args)
-    if not armers:
-        sys.exit(f'{path}: no cyclictest timers in the trace')
-    thread = armers.most_common(1)[0][0]
+    # The measuring thread: the frame task (TRACE_LOAD=frames names it), else the cyclictest
+    # thread that arms the most sleep timers.
+    frame_task = re.search(r'^TRACE-META framepid=(\d+)', text, re.M)
+    if frame_task:
+        thread = frame_task.group(1)
+    else:
+        armers = collections.Counter(
+            pid for comm, pid, _, _, ev, args in events
+            if ev == 'hrtimer_start' and comm in ('cyclictest', 'latcyclic')
+            and 'function=hrtimer_wakeup' in args)
+        if not armers:
+            sys.exit(f'{path}: no cyclictest timers in the trace')
+        thread = armers.most_common(1)[0][0]
 
     armed, late, waits = {}, [], []
     ticks_armed, tick_late = {}, []
@@ -112,6 +122,37 @@ def main(path):
           ', '.join(f'{c} {n}' for c, n in ran_meanwhile.most_common(8)) or 'none')
     print(f'IPIs: {sum(ipis.values())};',
           ', '.join(f'{s} {n}' for s, n in ipis.most_common(5)) or 'none')
+    if frame_task:
+        frames_report(events, thread)
+
+
+def frames_report(events, thread):
+    """Per frame (wake-up to sleep): the time it waited runnable and the time it ran."""
+    frames, cur, since = [], None, 0.0
+    for _, _, _, ts, ev, args in events:
+        if ev == 'sched_waking' and re.search(rf'\bpid={thread}\b', args):
+            cur, since = {'start': ts, 'wait': 0.0, 'run': 0.0}, ts
+        elif ev == 'sched_switch' and cur is not None:
+            m = re.search(r'prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) .*next_pid=(\d+)', args)
+            if not m:
+                continue
+            if m.group(3) == thread:
+                cur['wait'] += ts - since
+                since = ts
+            elif m.group(1) == thread:
+                cur['run'] += ts - since
+                since = ts
+                if not m.group(2).startswith('R'):
+                    cur['end'] = ts
+                    frames.append(cur)
+                    cur = None
+    long = [f for f in frames if f['end'] - f['start'] > 0.016667]
+    print(f'frames traced: {len(frames)}; longer than the 16.7 ms period: {len(long)}')
+    print(summary('frame waiting (runnable, not running)', [f['wait'] * 1e6 for f in frames]))
+    print(summary('frame running (wall time on the CPU)', [f['run'] * 1e6 for f in frames]))
+    if long:
+        print('the long ones, wait/run ms:',
+              ' '.join(f"{f['wait'] * 1e3:.1f}/{f['run'] * 1e3:.1f}" for f in long[:12]))
 
 
 if __name__ == '__main__':
