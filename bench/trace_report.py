@@ -85,11 +85,10 @@ def main(path):
             ticks_armed[timer] = int(re.search(r'softexpires=(\d+)', args).group(1))
         elif ev == 'hrtimer_expire_entry':
             timer = re.search(r'hrtimer=(\S+)', args).group(1)
+            now = int(re.search(r'now=(\d+)', args).group(1))
             if timer in ticks_armed:
-                now = int(re.search(r'now=(\d+)', args).group(1))
                 tick_late.append((now - ticks_armed.pop(timer)) / 1000)
             if timer in armed:
-                now = int(re.search(r'now=(\d+)', args).group(1))
                 late.append((now - armed.pop(timer)) / 1000)
         elif ev in ('ipi_send_cpu', 'ipi_send_cpumask'):
             site = re.search(r'callsite=([^+\s]+)', args)

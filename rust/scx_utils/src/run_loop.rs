@@ -59,9 +59,10 @@ pub trait Scheduler {
 }
 
 /// Runs a [`Scheduler`]: preflight, the hotplug sequence read before the topology, open,
-/// fitting the ops struct to the kernel, load, the scheduler's seeding of its maps, attach, the periodic tick with its stats (served
-/// on the stats socket, printed with [`print_stats`](RunLoop::print_stats)), SIGINT / SIGTERM,
-/// the exit report and its status, and attaching again when the kernel asks for a restart.
+/// fitting the ops struct to the kernel, load, the scheduler's seeding of its maps, attach, the
+/// periodic tick with its stats (served on the stats socket, printed with
+/// [`print_stats`](RunLoop::print_stats)), SIGINT / SIGTERM, the exit report and its status,
+/// and attaching again when the kernel asks for a restart.
 ///
 /// ```no_run
 /// # fn demo<S: scx_utils::Scheduler>(my_scheduler: S) -> anyhow::Result<()> {
