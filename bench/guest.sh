@@ -89,25 +89,6 @@ hogs_start() {
 	hogs_spawn "$nhogs" >/tmp/hogs.0.out
 	sleep 0.5
 }
-# hogs_reset STOPFILE: the next hogs_spawn's hogs stop when STOPFILE appears.
-hogs_reset() {
-	hogfile=$1
-	rm -f "$hogfile"
-	hogpids=""
-}
-# hogs_spawn N [CGROUP]: N hogs (in CGROUP, a cgroup2 directory, if given) that stop with
-# $hogfile; output to stdout.
-hogs_spawn() {
-	if [ -z "${2:-}" ]; then
-		frames hog -n "$1" -w "$hogfile" -t $((secs * 2 + 60)) 2>&1 &
-	else
-		# (a shell that moves itself into the cgroup, then becomes the hogs' parent)
-		# shellcheck disable=SC2016 # $$ is the inner shell's pid on purpose
-		sh -c 'echo $$ >"$1/cgroup.procs" && exec frames hog -n "$2" -w "$3" -t "$4"' \
-			hogs "$2" "$1" "$hogfile" $((secs * 2 + 60)) 2>&1 &
-	fi
-	hogpids="$hogpids $!"
-}
 hogs_stop() {
 	: >>"$hogfile"
 	# shellcheck disable=SC2086 # a list of pids

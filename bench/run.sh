@@ -26,6 +26,8 @@
 # test was not the one attached while measured) or a boot failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
 cmdline="bench/run.sh $*"
 # The revision measured: taken now, before anything in the tree can change during the run.
 rev=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)
@@ -73,9 +75,7 @@ elif [ ${#scheds[@]} -eq 0 ]; then
 	scheds=("$build/scx_simple" "$build/scx_simple:-f" "$build/scx_rusty")
 	ops=("" "" "")
 fi
-for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /usr/bin/cyclictest; do
-	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
-done
+need_tools "$build"
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -91,11 +91,7 @@ files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr
 : >"$work/specs"
 declare -A seen=()
 for i in "${!scheds[@]}"; do
-	spec=${scheds[$i]}
-	path=${spec%%:*}
-	args=""
-	[ "$path" = "$spec" ] || args=${spec#*:}
-	[ -x "$path" ] || { echo "no scheduler binary $path" >&2; exit 2; }
+	split_spec "${scheds[$i]}"
 	base=$(basename "$path")
 	guest=/opt/sched/$i/$base
 	files+=(-f "$path:$guest")

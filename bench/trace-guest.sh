@@ -37,20 +37,14 @@ if [ "$load" = frames ]; then
 	loops=$(frames calibrate -b -t 500 | sed -n 's/^loops_per_ms=//p')
 	echo "TRACE-META loops_per_ms=$loops"
 fi
-rm -f /tmp/trace.stop
+hogs_reset /tmp/trace.stop
 if [ "$load" = layers ]; then
-	CG=/sys/fs/cgroup
-	mkdir -p $CG/batch
-	# shellcheck disable=SC2016 # $$ is the inner shell's pid on purpose
-	sh -c 'echo $$ >/sys/fs/cgroup/batch/cgroup.procs && exec frames hog -n 4 -w /tmp/trace.stop -t "$1"' \
-		hogs $((secs + 60)) >/dev/null 2>&1 &
-	hogs=$!
-	frames hog -n 2 -w /tmp/trace.stop -t $((secs + 60)) >/dev/null 2>&1 &
-	hogs="$hogs $!"
+	mkdir -p /sys/fs/cgroup/batch
+	hogs_spawn 4 /sys/fs/cgroup/batch >/dev/null
+	hogs_spawn 2 >/dev/null
 	cyclic=latcyclic
 else
-	frames hog -n $((2 * $(nproc))) -w /tmp/trace.stop -t $((secs + 60)) >/dev/null 2>&1 &
-	hogs=$!
+	hogs_spawn $((2 * $(nproc))) >/dev/null
 	cyclic=cyclictest
 fi
 sleep 2
@@ -74,9 +68,9 @@ else
 	cyclictest_run $cyclic "$secs" /tmp/trace.hist
 fi
 echo 0 >$T/tracing_on
-: >/tmp/trace.stop
+: >"$hogfile"
 # shellcheck disable=SC2086 # a list of pids
-wait $hogs
+wait $hogpids
 if [ "$load" = frames ]; then
 	echo "TRACE-META $(cat /tmp/frames.out)"
 else

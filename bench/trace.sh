@@ -18,19 +18,16 @@ set -euo pipefail
 build=$1 vcpus=$2 secs=$3 out=$4 spec=$5 load=${6:-hogs}
 case $load in hogs | layers | frames) ;; *) echo "unknown load $load (hogs, layers or frames)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
-for f in "$build/scx_vmtest" "$build/bench/frames" "$build/bench/cyclichist" /usr/bin/cyclictest; do
-	[ -x "$f" ] || { echo "missing $f (meson compile -C $build; cyclictest: apt-get install rt-tests)" >&2; exit 2; }
-done
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
+need_tools "$build"
 files=(-f "$build/bench/frames:/usr/bin/frames" -f "$build/bench/cyclichist:/usr/bin/cyclichist"
 	-f /usr/bin/cyclictest -f "$here/trace-guest.sh:/usr/bin/trace-guest.sh"
 	-f "$here/guest-lib.sh:/usr/bin/bench-lib.sh" -f /usr/bin/cyclictest:/usr/bin/latcyclic
 	-f "$here/layers.json:/etc/bench-layers.json")
 cmd=eevdf
 if [ "$spec" != eevdf ]; then
-	path=${spec%%:*}
-	args=""
-	[ "$path" = "$spec" ] || args=${spec#*:}
-	[ -x "$path" ] || { echo "no scheduler binary $path" >&2; exit 2; }
+	split_spec "$spec"
 	files+=(-f "$path:/opt/sched/$(basename "$path")")
 	cmd="/opt/sched/$(basename "$path")${args:+ $args}"
 fi
