@@ -170,7 +170,10 @@ def markdown(res):
     lines = []
     for run in res["runs"]:
         meta = run["meta"]
-        lines.append(f"**{run['vcpus']} vCPU** (`{run['topology']}`, kernel {meta.get('kernel', '?')}, "
+        host = run["host"]
+        clock = "" if host.get("clock", "host") == "host" else f"guest clock {host['clock']}, "
+        idle = "" if host.get("idle", "halt") == "halt" else f"idle={host['idle']}, "
+        lines.append(f"**{run['vcpus']} vCPU** (`{run['topology']}`, kernel {meta.get('kernel', '?')}, {clock}{idle}"
                      f"{res['rounds']} rounds of {res['secs']} s, host load "
                      f"{run['host'].get('loadavg_start', '?')}→{run['host'].get('loadavg_end', '?')})")
         lines.append("")

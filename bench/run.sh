@@ -19,6 +19,10 @@
 #                             issue: cyclictest as "latcyclic" beside 4 hogs in cgroup /batch
 #                             and 2 in the root cgroup; default scheduler BUILD_DIR/scx_layered
 #                             with bench/layers.json, default vCPUs 4, flat topology)
+#   --icount SHIFT            guest time follows the instruction count (scx_vmtest --icount):
+#                             2^SHIFT ns per instruction, a vCPU waits ~1 ms at most for its
+#                             turn on the emulator (default: the host's clock; see README)
+#   --idle-poll               idle vCPUs poll instead of halting (guest idle=poll)
 #   --smoke                   plumbing check: 1 round of 2 s, 1 vCPU unless --vcpus is given
 #
 # Writes DIR/raw-<n>cpu.log (the guest's output), DIR/results.json, DIR/results.md and, when
@@ -37,7 +41,7 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	shift
 fi
 vcpus=1,2,4 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no workload=standard
-scheds=() ops=()
+scheds=() ops=() emulation=() clock=host idle=halt
 usage() { sed -n '/^#   bench/,/^# Writes/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,6 +57,8 @@ while [ $# -gt 0 ]; do
 	-k | --kernel) kernel=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
 	--workload) workload=$2 && shift 2 ;;
+	--icount) emulation+=(--icount "$2") clock=icount:$2 && shift 2 ;;
+	--idle-poll) emulation+=(--idle-poll) idle=poll && shift ;;
 	--smoke) smoke=yes && shift ;;
 	-h | --help) usage ;;
 	*) echo "unknown argument: $1" >&2; usage ;;
@@ -126,9 +132,9 @@ for n in "${vlist[@]}"; do
 	echo "== $n vCPU(s) ($topo): EEVDF + ${#scheds[@]} scheduler(s), $rounds round(s) of ${secs} s workloads" >&2
 	t0=$(date +%s)
 	{
-		echo "BENCH-HOST vcpus=$n topology=$topo loadavg_start=$(cut -d' ' -f1 /proc/loadavg)"
+		echo "BENCH-HOST vcpus=$n topology=$topo clock=$clock idle=$idle loadavg_start=$(cut -d' ' -f1 /proc/loadavg)"
 		rc=0
-		"$build/scx_vmtest" run -k "$kernel" -t "$topo" --timeout "$timeout" "${files[@]}" \
+		"$build/scx_vmtest" run -k "$kernel" -t "$topo" "${emulation[@]}" --timeout "$timeout" "${files[@]}" \
 			-- "ROUNDS=$rounds SECS=$secs WORKLOAD=$workload sh /usr/bin/bench-guest.sh /etc/bench-specs" 2>&1 || rc=$?
 		echo "BENCH-HOST exit=$rc wall_s=$(($(date +%s) - t0)) loadavg_end=$(cut -d' ' -f1 /proc/loadavg)"
 	} | tee "$raw" | grep --line-buffered '^BENCH-\(INVALID\|NOTE\|META\)' >&2 || true

@@ -12,9 +12,10 @@
 # report goes to stdout. VCPUS may also be a topology (sockets=2,cores=2,threads=1,nodes=2, as
 # bench/run.sh uses for 4 vCPUs). In the environment, TRACE_STACKS="ipi/ipi_send_cpu ..." also
 # records the kernel stack at each of these events (in OUT), and TRACE_BASE_SLICE_NS=N sets
-# EEVDF's base slice (sched/base_slice_ns) first.
+# EEVDF's base slice (sched/base_slice_ns) first; TRACE_ICOUNT=SHIFT and TRACE_IDLE_POLL=1 boot
+# the guest as bench/run.sh --icount SHIFT / --idle-poll do.
 set -euo pipefail
-[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 build=$1 vcpus=$2 secs=$3 out=$4 spec=$5 load=${6:-hogs}
 case $load in hogs | layers | frames) ;; *) echo "unknown load $load (hogs, layers or frames)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +34,10 @@ if [ "$spec" != eevdf ]; then
 fi
 topo=$vcpus
 [[ $topo == *=* ]] || topo="cpus=$vcpus"
-"$build/scx_vmtest" run -t "$topo" --timeout $((300 + 4 * secs)) "${files[@]}" \
+emulation=()
+[ -z "${TRACE_ICOUNT:-}" ] || emulation+=(--icount "$TRACE_ICOUNT")
+[ -z "${TRACE_IDLE_POLL:-}" ] || emulation+=(--idle-poll)
+"$build/scx_vmtest" run -t "$topo" "${emulation[@]}" --timeout $((300 + 4 * secs)) "${files[@]}" \
 	-- "TRACE_LOAD=$load TRACE_STACKS='${TRACE_STACKS:-}' TRACE_BASE_SLICE_NS=${TRACE_BASE_SLICE_NS:-} sh /usr/bin/trace-guest.sh $secs $cmd" >"$out" 2>&1 || {
 	echo "the guest run failed: see $out" >&2
 	exit 1

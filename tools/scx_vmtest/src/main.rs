@@ -2,6 +2,7 @@
 //!
 //! See README.md for usage, the cache layout, the scenarios and the result format.
 
+mod emulation;
 mod kernel;
 mod sched;
 mod topology;
@@ -97,6 +98,23 @@ struct MachineArgs {
     /// Print the qemu command line and the kernel console on stderr.
     #[arg(long, short = 'v')]
     verbose: bool,
+
+    /// Guest time follows the instruction count (qemu's icount): each guest instruction takes
+    /// 2^SHIFT ns of guest time (0 or 1 is about this emulator's real speed). A vCPU then
+    /// waits for its turn on the emulator's one host thread about 1 ms of guest time at most,
+    /// instead of 10 ms and more with the host's clock: for latency benchmarks.
+    #[arg(long, value_name = "SHIFT", value_parser = clap::value_parser!(u8).range(0..=emulation::MAX_SHIFT as i64))]
+    icount: Option<u8>,
+
+    /// Idle vCPUs poll (the guest kernel's `idle=poll`) instead of halting.
+    #[arg(long)]
+    idle_poll: bool,
+}
+
+impl MachineArgs {
+    fn emulation(&self) -> Result<emulation::Emulation> {
+        emulation::Emulation::new(self.icount, self.idle_poll)
+    }
 }
 
 #[derive(Subcommand)]
@@ -248,6 +266,7 @@ fn cmd_run(
     }
     let cfg = vm::VmConfig {
         kernel: &k,
+        emulation: machine.emulation()?,
         topology: machine.topology,
         memory_mib: machine.memory,
         timeout: Duration::from_secs(timeout),
@@ -322,18 +341,21 @@ fn main() {
             load_secs,
             file,
             timeout,
-        } => sched::cmd_sched(sched::SchedOpts {
-            kernel: kernel.kernel,
-            topology: machine.topology,
-            memory_mib: machine.memory,
-            dmesg: machine.dmesg,
-            verbose: machine.verbose,
-            scheds,
-            scenarios: scenario,
-            resp_limit_ms,
-            load_secs,
-            files: file,
-            timeout,
+        } => machine.emulation().and_then(|emulation| {
+            sched::cmd_sched(sched::SchedOpts {
+                kernel: kernel.kernel,
+                emulation,
+                topology: machine.topology,
+                memory_mib: machine.memory,
+                dmesg: machine.dmesg,
+                verbose: machine.verbose,
+                scheds,
+                scenarios: scenario,
+                resp_limit_ms,
+                load_secs,
+                files: file,
+                timeout,
+            })
         }),
     };
     match res {

@@ -67,6 +67,7 @@ impl Scenario {
 
 pub struct SchedOpts {
     pub kernel: KernelSpec,
+    pub emulation: crate::emulation::Emulation,
     pub topology: Topology,
     pub memory_mib: u32,
     pub dmesg: bool,
@@ -219,6 +220,7 @@ pub fn cmd_sched(o: SchedOpts) -> Result<i32> {
     };
     let cfg = vm::VmConfig {
         kernel: &k,
+        emulation: o.emulation.clone(),
         topology: o.topology.clone(),
         memory_mib: o.memory_mib,
         timeout: Duration::from_secs(timeout),

@@ -229,6 +229,8 @@ fn ldd(bin: &Path) -> Result<Vec<PathBuf>> {
 /// Everything needed to boot a guest once.
 pub struct VmConfig<'a> {
     pub kernel: &'a Kernel,
+    /// The guest's clock and idle behaviour (see [`crate::emulation`]).
+    pub emulation: crate::emulation::Emulation,
     pub topology: Topology,
     pub memory_mib: u32,
     pub timeout: Duration,
@@ -496,6 +498,7 @@ fn boot(
     let mut cmd = Command::new(qemu);
     cmd.args(["-accel", "tcg,thread=single", "-cpu", "Haswell-v4"])
         .args(cfg.topology.qemu_args(cfg.memory_mib)?)
+        .args(cfg.emulation.qemu_args())
         .args(["-nodefaults", "-no-user-config", "-display", "none"])
         .args(["-no-reboot"])
         .arg("-serial")
@@ -511,7 +514,14 @@ fn boot(
         // still for up to ~30 ms with a wake-up pending (traced: the worst frame and
         // wake-up latencies of every scheduler on 4 vCPUs), an emulator artifact, not a
         // scheduling one. The TSC here is the emulator's own clock: nothing to watch.
-        .args(["-append", "console=ttyS0 quiet panic=-1 tsc=reliable"])
+        .arg("-append")
+        .arg(
+            ["console=ttyS0", "quiet", "panic=-1", "tsc=reliable"]
+                .into_iter()
+                .chain(cfg.emulation.kernel_args())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
