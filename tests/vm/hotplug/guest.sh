@@ -9,17 +9,10 @@
 #   with a restart request, and the loader attach again over CPU 0 alone. A loader that read the
 #   sequence after the topology would attach once, with a stale topology, and fail this.
 # Prints one "HOTPLUG <name> PASS|FAIL <why>" line per case.
-failures=0
+TAG=HOTPLUG
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 STALL=${STALL:-/opt/sched/scx_stall}
-
-wait_state() { # wait_state WANT SECONDS
-	i=0
-	while [ "$(cat /sys/kernel/sched_ext/state)" != "$1" ] && [ $i -lt $(($2 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(cat /sys/kernel/sched_ext/state)" = "$1" ]
-}
 
 # The number of times a scheduler was enabled so far (bumped on every attach).
 enable_seq() { cat /sys/kernel/sched_ext/enable_seq; }

@@ -14,4 +14,5 @@ for s in "$@"; do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 exec "$vmtest" run -k "$kernel" -t cpus=2 "${files[@]}" -f "$here/guest.sh:/usr/bin/hotplug-guest.sh" \
+	-f "$here/../lib/checks.sh:/usr/bin/scx-checks.sh" \
 	-- "sh /usr/bin/hotplug-guest.sh ${guest[*]}"

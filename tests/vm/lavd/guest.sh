@@ -40,11 +40,7 @@ start() {
 	dmesg -c >/dev/null
 	/vmtest/scx_vmtest guest-exec -- "$LAVD" --stats 1 "$@" >>/tmp/lavd.log 2>&1 &
 	pid=$!
-	i=0
-	while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_state enabled
 	[ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = lavd ] || fail attach "$*"
 }
 
@@ -58,11 +54,7 @@ stop() {
 		fail detach "status $st after $*"
 		detach_failed=1
 	}
-	i=0
-	while [ "$(cat /sys/kernel/sched_ext/state)" != disabled ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_state disabled 10
 }
 
 # Loop iterations of the shell that take about 20 ms of CPU here (the emulator's speed varies

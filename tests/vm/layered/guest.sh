@@ -19,17 +19,12 @@
 # Prints "LAYERED <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 LAYERED=${LAYERED:-/usr/bin/scx_layered}
 PATH=$PATH:/usr/local/bin
-failures=0
-pass() { echo "LAYERED $1 PASS ${2:-}"; }
-fail() {
-	echo "LAYERED $1 FAIL ${2:-}"
-	failures=$((failures + 1))
-}
+TAG=LAYERED
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 CG=/sys/fs/cgroup
 grep -q " $CG cgroup2" /proc/mounts || mount -t cgroup2 none $CG
 
-on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 sum_ticks() {
 	t=0
 	for p in "$@"; do t=$((t + $(ticks "$p"))); done
@@ -52,14 +47,6 @@ spawn_in() {
 	# (stdout closed: a command substitution waits for it)
 	sh -c "echo \$\$ > $1/cgroup.procs; while :; do :; done" >/dev/null 2>&1 &
 	echo $!
-}
-wait_state() {
-	i=0
-	while [ "$(cat /sys/kernel/sched_ext/state)" != "$1" ] && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(cat /sys/kernel/sched_ext/state)" = "$1" ]
 }
 # lat_run LABEL: cyclictest as "latcyclic" for 5 s (one SCHED_OTHER thread, 5 ms periods);
 # prints "LAT <label> samples=N avg_us=N p99_us=N ..." (bench's cyclichist).

@@ -17,5 +17,6 @@ for f in /usr/bin/cyclictest /usr/bin/yes; do
 done
 exec "$vmtest" run -k "$kernel" -t cpus=4 --timeout 300 \
 	-f "$layered" -f "$here/guest.sh:/usr/bin/layered-guest.sh" \
+	-f "$here/../lib/checks.sh:/usr/bin/scx-checks.sh" \
 	-f /usr/bin/cyclictest:/usr/bin/latcyclic -f /usr/bin/yes:/usr/bin/batchyes "${extra[@]}" \
 	-- "sh /usr/bin/layered-guest.sh"

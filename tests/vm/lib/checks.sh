@@ -1,7 +1,7 @@
-# Checks shared by the guest scripts of tests/vm/rusty, tests/vm/lavd and tests/vm/rustland,
-# sourced after setting TAG (the word each result line starts with) and, for check_stress, the
-# scheduler's loader PID in pid. Each check prints "TAG <check> PASS|FAIL <detail>" and counts
-# its failures in failures.
+# Helpers and checks shared by the guest scripts under tests/vm (copied into the guest as
+# /usr/bin/scx-checks.sh), sourced after setting TAG (the word each result line starts with)
+# and, for check_stress, the scheduler's loader PID in pid. Each check prints
+# "TAG <check> PASS|FAIL <detail>" and counts its failures in failures.
 failures=0
 pass() { echo "$TAG $1 PASS ${2:-}"; }
 fail() {
@@ -10,6 +10,23 @@ fail() {
 }
 
 hog() { while :; do :; done; }
+
+# sched_state: sched_ext's state (enabled, disabled, ...).
+sched_state() { cat /sys/kernel/sched_ext/state; }
+
+# wait_state WANT [SECONDS]: wait up to SECONDS (default 30) for sched_ext to be in state WANT;
+# true if it got there.
+wait_state() {
+	i=0
+	while [ "$(sched_state)" != "$1" ] && [ $i -lt $((${2:-30} * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(sched_state)" = "$1" ]
+}
+
+# on_cpu PID: the CPU the task last ran on.
+on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
 
 # ticks PID: utime + stime in clock ticks.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }

@@ -44,25 +44,14 @@ stat() {
 		sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 }
 
-state() { cat /sys/kernel/sched_ext/state; }
-
-wait_state() {
-	i=0
-	while [ "$(state)" != "$1" ] && [ $i -lt "$2" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(state)" = "$1" ]
-}
-
 start_rl() {
 	/vmtest/scx_vmtest guest-exec -- "$RL" "$@" >>/tmp/rl.log 2>&1 &
-	wait_state enabled 300 && [ "$(cat /sys/kernel/sched_ext/root/ops)" = rustland ] &&
+	wait_state enabled 30 && [ "$(cat /sys/kernel/sched_ext/root/ops)" = rustland ] &&
 		rl=$(pidof scx_rustland) && [ -n "$rl" ]
 }
 
 dmesg -c >/dev/null
-if start_rl --stats 5; then pass attach; else fail attach "state $(state)"; fi
+if start_rl --stats 5; then pass attach; else fail attach "state $(sched_state)"; fi
 
 # --- safety net
 hogs=
@@ -85,7 +74,7 @@ if [ "${w0:-0}" -gt 0 ]; then pass fast-wake "fast_wakes=$w0"; else
 fi
 kill -STOP $rl
 sleep 5
-alive_stopped=$([ "$(state)" = enabled ] && echo yes || echo no)
+alive_stopped=$([ "$(sched_state)" = enabled ] && echo yes || echo no)
 kill -CONT $rl
 sleep 1
 u1=$(stat user_dispatches)
@@ -97,7 +86,7 @@ read -r gap wakes </tmp/probe.out
 kill $hogs 2>/dev/null
 wait $hogs 2>/dev/null
 detail="gap_max_cs=$gap wakeups=$wakes user_dispatches=$u0/$u1/$u2 kernel_fallbacks=$f0/$f1 enabled_while_stopped=$alive_stopped"
-if [ "$alive_stopped" = yes ] && [ "$(state)" = enabled ] && kill -0 $rl 2>/dev/null &&
+if [ "$alive_stopped" = yes ] && [ "$(sched_state)" = enabled ] && kill -0 $rl 2>/dev/null &&
 	[ -n "$gap" ] && [ "$gap" -lt 100 ] && [ "${f1:-0}" -gt "${f0:-0}" ] &&
 	[ "${u2:-0}" -gt "${u1:-0}" ]; then
 	pass safety-net "$detail"
@@ -109,16 +98,16 @@ fi
 if stress-ng --cpu 4 --fork 2 --pipe 2 --switch 2 --futex 2 --timeout "${STRESS_SECS}s" \
 	>/tmp/stress.log 2>&1; then sok=yes; else sok=no; fi
 errs=$(dmesg | grep -E 'sched_ext: .*(error|stall)|Oops|BUG:|WARNING:' | head -n 3)
-if [ $sok = yes ] && [ -z "$errs" ] && [ "$(state)" = enabled ] && kill -0 $rl 2>/dev/null; then
+if [ $sok = yes ] && [ -z "$errs" ] && [ "$(sched_state)" = enabled ] && kill -0 $rl 2>/dev/null; then
 	pass stress "secs=$STRESS_SECS fallbacks=$(stat kernel_fallbacks) user_dispatches=$(stat user_dispatches)"
 else
-	fail stress "stress-ng ok=$sok state=$(state) dmesg: $errs"
+	fail stress "stress-ng ok=$sok state=$(sched_state) dmesg: $errs"
 	tail -n 20 /tmp/stress.log
 fi
 
 # --- SIGKILL returns the machine to the default scheduler
 kill -KILL $rl
-if wait_state disabled 100; then pass sigkill; else fail sigkill "state $(state) after 10 s"; fi
+if wait_state disabled 10; then pass sigkill; else fail sigkill "state $(sched_state) after 10 s"; fi
 
 if [ $failures -gt 0 ]; then
 	echo "---- scheduler log ----"

@@ -30,20 +30,13 @@ cpu_busy() {
 	}'
 }
 
-# on_cpu PID: the CPU the task last ran on.
-on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
-
 # domain_of CPU: 0 for CPUs 0-1, 1 for CPUs 2-3.
 domain_of() { echo $(($1 / 2)); }
 
 dmesg -c >/dev/null
 /vmtest/scx_vmtest guest-exec -- "$RUSTY" --stats 2 >/tmp/rusty.log 2>&1 &
 pid=$!
-i=0
-while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_state enabled
 [ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = rusty ] || fail attach
 
 # --- balance: four hogs forked on CPU 0, free to run anywhere.

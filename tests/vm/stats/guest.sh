@@ -2,12 +2,9 @@
 # In the guest: scx_rusty runs under load and serves its stats; check every reader and abuse the
 # socket, then check that it still runs. Prints "STATS <check> PASS|FAIL" lines; exits with the
 # number of failures.
-failures=0
-pass() { echo "STATS $1 PASS"; }
-fail() {
-	echo "STATS $1 FAIL ${2:-}"
-	failures=$((failures + 1))
-}
+TAG=STATS
+# shellcheck source=../lib/checks.sh
+. /usr/bin/scx-checks.sh
 check() { # check NAME CMD...: CMD must succeed
 	name=$1
 	shift
@@ -16,11 +13,7 @@ check() { # check NAME CMD...: CMD must succeed
 
 /vmtest/scx_vmtest guest-exec -- /usr/bin/scx_rusty --stats 1 >/tmp/rusty.log 2>&1 &
 pid=$!
-i=0
-while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_state enabled
 ops=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
 [ "$ops" = rusty ] || fail attach "state=$(cat /sys/kernel/sched_ext/state) ops=$ops"
 stress-ng --cpu 2 --timeout 60 >/dev/null 2>&1 &
@@ -87,12 +80,7 @@ while read -r name args; do
 	# shellcheck disable=SC2086
 	/vmtest/scx_vmtest guest-exec -- "/usr/bin/$name" $args >"/tmp/$name.log" 2>&1 &
 	spid=$!
-	i=0
-	while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(cat /sys/kernel/sched_ext/state)" = enabled ] || { fail "$name-attach"; tail -n 20 "/tmp/$name.log"; }
+	wait_state enabled || { fail "$name-attach"; tail -n 20 "/tmp/$name.log"; }
 	stress-ng --cpu 2 --pipe 1 --timeout 20 >/dev/null 2>&1 &
 	sload=$!
 	sleep 2.5

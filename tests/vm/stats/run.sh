@@ -28,5 +28,6 @@ while [ $# -gt 0 ]; do
 done
 "$vmtest" run -k "$kernel" -t sockets=2,cores=2,threads=1,nodes=2 --timeout $((300 + 60 * $(wc -l <"$list"))) \
 	-f "$rusty" -f "$scxstats" -f "$torture" -f "$here/guest.sh:/usr/bin/stats-guest.sh" \
+	-f "$here/../lib/checks.sh:/usr/bin/scx-checks.sh" \
 	-f "$list:/etc/stats-scheds" "${files[@]}" \
 	-- "sh /usr/bin/stats-guest.sh"
