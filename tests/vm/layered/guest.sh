@@ -179,7 +179,7 @@ stop_sched web
 if start_sched /tmp/confined.json; then
 	cc="$(spawn_in $CG) $(spawn_in $CG)"
 	sleep 5
-	st=$(cat /sys/kernel/sched_ext/state)
+	st=$(sched_state)
 	kill $cc 2>/dev/null
 	wait $cc 2>/dev/null
 	if [ "$st" = enabled ]; then

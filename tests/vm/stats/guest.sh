@@ -15,7 +15,7 @@ check() { # check NAME CMD...: CMD must succeed
 pid=$!
 wait_state enabled
 ops=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
-[ "$ops" = rusty ] || fail attach "state=$(cat /sys/kernel/sched_ext/state) ops=$ops"
+[ "$ops" = rusty ] || fail attach "state=$(sched_state) ops=$ops"
 stress-ng --cpu 2 --timeout 60 >/dev/null 2>&1 &
 load=$!
 sleep 2.5
@@ -51,7 +51,7 @@ grep -q '^# TYPE scx_rusty_queued counter$' /tmp/s.om &&
 check torture stats-torture /run/scx/scx_rusty/stats
 
 # Through all of it the scheduler kept running and printing its own stats.
-[ "$(cat /sys/kernel/sched_ext/state)" = enabled ] && kill -0 $pid && pass still-attached || fail still-attached
+[ "$(sched_state)" = enabled ] && kill -0 $pid && pass still-attached || fail still-attached
 before=$(grep -c '^scx_rusty stats' /tmp/rusty.log)
 sleep 2
 after=$(grep -c '^scx_rusty stats' /tmp/rusty.log)

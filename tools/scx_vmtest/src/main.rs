@@ -112,8 +112,11 @@ struct MachineArgs {
 }
 
 impl MachineArgs {
-    fn emulation(&self) -> Result<emulation::Emulation> {
-        emulation::Emulation::new(self.icount, self.idle_poll)
+    fn emulation(&self) -> emulation::Emulation {
+        emulation::Emulation {
+            icount_shift: self.icount,
+            idle_poll: self.idle_poll,
+        }
     }
 }
 
@@ -266,7 +269,7 @@ fn cmd_run(
     }
     let cfg = vm::VmConfig {
         kernel: &k,
-        emulation: machine.emulation()?,
+        emulation: machine.emulation(),
         topology: machine.topology,
         memory_mib: machine.memory,
         timeout: Duration::from_secs(timeout),
@@ -341,21 +344,19 @@ fn main() {
             load_secs,
             file,
             timeout,
-        } => machine.emulation().and_then(|emulation| {
-            sched::cmd_sched(sched::SchedOpts {
-                kernel: kernel.kernel,
-                emulation,
-                topology: machine.topology,
-                memory_mib: machine.memory,
-                dmesg: machine.dmesg,
-                verbose: machine.verbose,
-                scheds,
-                scenarios: scenario,
-                resp_limit_ms,
-                load_secs,
-                files: file,
-                timeout,
-            })
+        } => sched::cmd_sched(sched::SchedOpts {
+            kernel: kernel.kernel,
+            emulation: machine.emulation(),
+            topology: machine.topology,
+            memory_mib: machine.memory,
+            dmesg: machine.dmesg,
+            verbose: machine.verbose,
+            scheds,
+            scenarios: scenario,
+            resp_limit_ms,
+            load_secs,
+            files: file,
+            timeout,
         }),
     };
     match res {
@@ -387,5 +388,18 @@ mod tests {
         assert_eq!(error_status(&e, true), EXIT_HOST_ERROR);
         let other = anyhow::anyhow!("--file: 'x' is not a file");
         assert_eq!(error_status(&other, false), EXIT_HOST_ERROR);
+    }
+
+    #[test]
+    fn icount_shift_is_bounded_on_the_command_line() {
+        let run = |shift: &str| {
+            Cli::try_parse_from(["scx_vmtest", "run", "--icount", shift, "--", "true"])
+        };
+        assert!(run("10").is_ok());
+        let err = run("11")
+            .err()
+            .expect("shift 11 must be refused")
+            .to_string();
+        assert!(err.contains("--icount"), "{err}");
     }
 }
