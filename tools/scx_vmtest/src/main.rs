@@ -7,6 +7,7 @@ mod kernel;
 mod sched;
 mod topology;
 mod vm;
+mod witness;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -216,6 +217,39 @@ enum Cmd {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+    /// (Inside the guest) the responsiveness probe's witness: a SCHED_FIFO thread that logs
+    /// to FILE, as `START END` centiseconds, every stretch it could not run (src/witness.rs).
+    #[command(hide = true)]
+    GuestWitness {
+        #[arg(value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// (Inside the guest) print the probe's longest sleep with the witness's stalls taken off,
+    /// then the witness's longest stall (centiseconds).
+    #[command(hide = true)]
+    GuestJudge {
+        /// The longest sleep the probe did not record.
+        #[arg(long)]
+        quick_max: u64,
+        /// The probe's recorded sleeps, `START END` lines.
+        #[arg(long)]
+        slow: PathBuf,
+        /// The witness's log (missing: no stall seen).
+        #[arg(long)]
+        witness: PathBuf,
+    },
+}
+
+/// `guest-judge`: read both span files and print `SCHED_CS STALL_CS`.
+fn guest_judge(quick_max: u64, slow: &std::path::Path, witness: &std::path::Path) -> Result<i32> {
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let j = witness::judge(
+        quick_max,
+        &witness::parse_spans(&read(slow)),
+        &witness::parse_spans(&read(witness)),
+    );
+    println!("{} {}", j.sched_cs, j.stall_cs);
+    Ok(0)
 }
 
 /// Reset the signals a background job inherits as ignored, then exec `argv`.
@@ -328,6 +362,12 @@ fn main() {
             Ok(0)
         }),
         Cmd::GuestExec { argv } => Err(guest_exec(&argv)),
+        Cmd::GuestWitness { out } => witness::run(&out).map(|()| 0),
+        Cmd::GuestJudge {
+            quick_max,
+            slow,
+            witness,
+        } => guest_judge(quick_max, &slow, &witness),
         Cmd::Run {
             kernel,
             machine,

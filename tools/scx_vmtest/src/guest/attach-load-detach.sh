@@ -14,7 +14,7 @@ check() {
 		load_start
 		load_finish
 		if [ "$(scx_state)" = enabled ] && alive "$SCHED_PID"; then SURVIVED=yes; else SURVIVED=no; fi
-		echo "METRIC sched=$name hackbench_cs=$HB_CS load_cs=$LOAD_CS resp_max_cs=$RESP_MAX_CS resp_limit_ms=$RESP_LIMIT_MS iter_max_cs=$ITER_MAX_CS probes=$PROBES"
+		echo "METRIC sched=$name hackbench_cs=$HB_CS load_cs=$LOAD_CS resp_max_cs=$RESP_MAX_CS resp_sched_cs=$RESP_SCHED_CS stall_cs=$STALL_CS resp_limit_ms=$RESP_LIMIT_MS iter_max_cs=$ITER_MAX_CS probes=$PROBES"
 	else
 		why="$why,attach"
 	fi

@@ -118,6 +118,11 @@ stop_sched() {
 # load_start: start hackbench and the stress-ng mix in the background; sets HB_PID, SN_PID.
 load_start() {
 	LOAD_T0=$(now_cs)
+	# The probe's witness (load_finish): a SCHED_FIFO thread that logs the stretches in which
+	# not even it could run, i.e. the guest as a whole stalled (src/witness.rs).
+	rm -f /tmp/witness.log
+	/vmtest/scx_vmtest guest-witness /tmp/witness.log 2>/tmp/witness.err &
+	WITNESS_PID=$!
 	# shellcheck disable=SC2086
 	hackbench $HACKBENCH_ARGS >/tmp/hackbench.log 2>&1 &
 	HB_PID=$!
@@ -130,17 +135,24 @@ load_start() {
 }
 
 # load_finish: wait for the load (at most LOAD_SECS + 120 s) while probing that a shell
-# still gets the CPU: a loop of 0.1 s sleeps records the longest one (RESP_MAX_CS, 10 at
-# best), which must not exceed RESP_LIMIT_MS. The sleep is the shell's own `read -t 0.1` on a
-# FIFO opened read-write (it never gets data, so the read times out), timed with no fork in
-# between: what it measures beyond 0.1 s is the scheduler's wake-up latency for a sleeping
-# shell, not the cost of fork and exec under emulation (a forking `sleep 0.1` loop had worst
-# iterations of 2.5-5.8 s for EEVDF and the schedulers alike). The loop's worst whole
-# iteration (its liveness checks fork) is ITER_MAX_CS, for information.
-# Sets LOAD (ok/fail/timeout), RESPONSIVE, HB_RC, SN_RC, HB_CS, LOAD_CS, RESP_MAX_CS, ITER_MAX_CS.
+# still gets the CPU: a loop of 0.1 s sleeps records the longest one, which must not exceed
+# RESP_LIMIT_MS. The sleep is the shell's own `read -t 0.1` on a FIFO opened read-write (it
+# never gets data, so the read times out), timed with no fork in between: what it measures
+# beyond 0.1 s is the scheduler's wake-up latency for a sleeping shell, not the cost of fork and
+# exec under emulation (a forking `sleep 0.1` loop had worst iterations of 2.5-5.8 s for EEVDF
+# and the schedulers alike). Sleeps over 0.25 s are kept as spans; after the load, the stretches
+# in which the witness (load_start) could not run either are taken off them: a guest-wide stall
+# (qemu descheduled by the host) is no scheduler's doing. RESP_MAX_CS is the longest sleep as
+# timed (10 at best), RESP_SCHED_CS the same with the stalls taken off (the verdict's figure),
+# STALL_CS the witness's longest stall. The loop's worst whole iteration (its liveness checks
+# fork) is ITER_MAX_CS, for information.
+# Sets LOAD (ok/fail/timeout), RESPONSIVE, HB_RC, SN_RC, HB_CS, LOAD_CS, RESP_MAX_CS,
+# RESP_SCHED_CS, STALL_CS, ITER_MAX_CS.
 load_finish() {
 	_limit=$((LOAD_T0 + (LOAD_SECS + 120) * 100))
 	RESP_MAX_CS=0
+	_quick_max=0
+	_slow=
 	ITER_MAX_CS=0
 	PROBES=0
 	HB_CS=-
@@ -154,6 +166,12 @@ load_finish() {
 		set_now
 		_t=$NOW
 		[ $((_t - _t0)) -gt "$RESP_MAX_CS" ] && RESP_MAX_CS=$((_t - _t0))
+		if [ $((_t - _t0)) -gt 25 ]; then
+			_slow="$_slow$_t0 $_t
+"
+		elif [ $((_t - _t0)) -gt "$_quick_max" ]; then
+			_quick_max=$((_t - _t0))
+		fi
 		[ $((_t - _last)) -gt "$ITER_MAX_CS" ] && ITER_MAX_CS=$((_t - _last))
 		_last=$_t
 		PROBES=$((PROBES + 1))
@@ -171,7 +189,21 @@ load_finish() {
 	SN_RC=$?
 	LOAD_CS=$(($(now_cs) - LOAD_T0))
 	[ "$LOAD" = ok ] && { [ "$HB_RC" -ne 0 ] || [ "$SN_RC" -ne 0 ]; } && LOAD=fail
-	if [ $((RESP_MAX_CS * 10)) -le "$RESP_LIMIT_MS" ]; then RESPONSIVE=yes; else RESPONSIVE=no; fi
+	kill "$WITNESS_PID" 2>/dev/null
+	wait "$WITNESS_PID" 2>/dev/null
+	[ -s /tmp/witness.err ] && echo "scx_vmtest: the witness failed: $(cat /tmp/witness.err)"
+	printf '%s' "$_slow" >/tmp/resp.slow
+	# (the judge failing: nothing is taken off)
+	_j=$(/vmtest/scx_vmtest guest-judge --quick-max "$_quick_max" --slow /tmp/resp.slow \
+		--witness /tmp/witness.log) || _j="$RESP_MAX_CS 0"
+	RESP_SCHED_CS=${_j% *}
+	STALL_CS=${_j#* }
+	if [ "$RESP_SCHED_CS" -lt "$RESP_MAX_CS" ]; then
+		echo "scx_vmtest: the longest sleep, $RESP_MAX_CS cs, overlapped a guest-wide stall" \
+			"(the SCHED_FIFO witness could not run for up to $STALL_CS cs);" \
+			"the scheduler's share: $RESP_SCHED_CS cs"
+	fi
+	if [ $((RESP_SCHED_CS * 10)) -le "$RESP_LIMIT_MS" ]; then RESPONSIVE=yes; else RESPONSIVE=no; fi
 	if [ "$LOAD" != ok ]; then
 		echo "scx_vmtest: load $LOAD: hackbench exit $HB_RC, stress-ng exit $SN_RC"
 		tail -n 20 /tmp/hackbench.log /tmp/stress-ng.log

@@ -19,7 +19,7 @@ check() {
 		fi
 		wait_state disabled 10 && DETACHED=yes
 		load_finish
-		echo "METRIC sched=$name hackbench_cs=$HB_CS load_cs=$LOAD_CS resp_max_cs=$RESP_MAX_CS probes=$PROBES"
+		echo "METRIC sched=$name hackbench_cs=$HB_CS load_cs=$LOAD_CS resp_max_cs=$RESP_MAX_CS resp_sched_cs=$RESP_SCHED_CS stall_cs=$STALL_CS probes=$PROBES"
 		wait "$SCHED_PID"
 		EXIT=$?
 	else
