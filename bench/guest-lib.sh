@@ -7,15 +7,18 @@ SCX=/sys/kernel/sched_ext
 # (a process costs ~35 ms under emulation, and there are a dozen checks per round).
 get_state() { st=missing; read -r st <"$SCX/state" 2>/dev/null; }
 
-# wait_state WANT TENTHS: wait up to TENTHS × 0.1 s for the state WANT.
+# wait_state WANT [SECONDS]: wait up to SECONDS (default 30) for the state WANT; true if it got
+# there. The same contract as tests/vm/lib/checks.sh's, without its subshells; leaves the last
+# state read in $st.
 wait_state() {
 	i=0
 	get_state
-	while [ "$st" != "$1" ] && [ $i -lt "$2" ]; do
+	while [ "$st" != "$1" ] && [ $i -lt $((${2:-30} * 10)) ]; do
 		sleep 0.1
 		i=$((i + 1))
 		get_state
 	done
+	[ "$st" = "$1" ]
 }
 
 # cyclictest_run BINARY SECS HISTFILE: one SCHED_OTHER thread (no -p: an RT thread would bypass

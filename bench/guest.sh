@@ -240,7 +240,7 @@ while [ $round -le "$rounds" ]; do
 		why=""
 		t0=$(uptime_s)
 		step begin
-		wait_state disabled 150
+		wait_state disabled 15
 		if [ "$st" != disabled ]; then
 			get_ops
 			echo "BENCH-INVALID $label $round not started: state $st ops $op before its start"
@@ -287,5 +287,5 @@ while [ $round -le "$rounds" ]; do
 	done 3<"$specs"
 	round=$((round + 1))
 done
-wait_state disabled 150
+wait_state disabled 15
 echo "BENCH-END"

@@ -23,7 +23,7 @@ fi
 if [ "$1" != eevdf ]; then
 	/vmtest/scx_vmtest guest-exec -- "$@" >/tmp/sched.log 2>&1 &
 	spid=$!
-	wait_state enabled 300
+	wait_state enabled 30
 	echo "TRACE-META state=$st ops=$(cat $SCX/root/ops 2>/dev/null)"
 	if [ "$st" != enabled ]; then
 		echo "TRACE-META the scheduler did not attach; its log:"

@@ -15,7 +15,7 @@ hog() { while :; do :; done; }
 sched_state() { cat /sys/kernel/sched_ext/state; }
 
 # wait_state WANT [SECONDS]: wait up to SECONDS (default 30) for sched_ext to be in state WANT;
-# true if it got there.
+# true if it got there. bench/guest-lib.sh has the same contract (the benchmark's guest).
 wait_state() {
 	i=0
 	while [ "$(sched_state)" != "$1" ] && [ $i -lt $((${2:-30} * 10)) ]; do
