@@ -3,6 +3,10 @@
 #   safety-net  4 CPU hogs and a periodic task (50 ms sleeps); SIGSTOP the scheduler for 5 s:
 #               no watchdog exit, the periodic task's longest gap stays under 1 s, the kernel
 #               side's fallback counter grows; after SIGCONT user-space dispatches grow again
+#   light       a nice-19 CPU hog beside 4 nice-0 hogs for 12 s: its CPU time never stands
+#               still for 2 s or more (0.5 s seen; 3-4.3 s before the policy's lead cap, when
+#               one 20 ms run of a weight-1 task was charged 2 s; under the stress mix such a
+#               kthread held up RCU until the kernel ejected the scheduler)
 #   stress      a cpu/fork/pipe/switch/futex stress-ng mix for STRESS_SECS: no stall, no
 #               warning, still attached
 #   fast-wake   before the stop, with the hogs running, the probe has woken fast (the
@@ -36,6 +40,24 @@ probe() {
 		last=$NOW n=$((n + 1))
 	done
 	echo "$max $n" >"$2"
+}
+
+# stillness SECS PID OUT: sample PID's CPU time (schedstat, ns) every 0.1 s for SECS seconds;
+# write the longest stretch (centiseconds) in which it did not grow, and its growth (ms), to OUT.
+stillness() {
+	mkfifo /tmp/still.fifo.$$ 2>/dev/null
+	exec 4<>/tmp/still.fifo.$$
+	now_cs
+	end=$((NOW + $1 * 100)) moved=$NOW max=0 prev=
+	read -r rt0 _ <"/proc/$2/schedstat"
+	while [ "$NOW" -lt "$end" ]; do
+		read -r -t 0.1 _ <&4
+		read -r rt _ <"/proc/$2/schedstat"
+		now_cs
+		if [ "$rt" != "$prev" ]; then moved=$NOW prev=$rt; fi
+		[ $((NOW - moved)) -gt $max ] && max=$((NOW - moved))
+	done
+	echo "$max $(((rt - rt0) / 1000000))" >"$3"
 }
 
 # stat NAME: the scheduler's counter NAME (total since attach) from its stats socket.
@@ -92,6 +114,23 @@ if [ "$alive_stopped" = yes ] && [ "$(sched_state)" = enabled ] && kill -0 $rl 2
 	pass safety-net "$detail"
 else
 	fail safety-net "$detail"
+fi
+
+# --- a light task is not starved
+hogs=
+for n in 1 2 3 4; do
+	hog &
+	hogs="$hogs $!"
+done
+sh -c 'while :; do :; done' &
+light=$!
+renice -n 19 -p $light >/dev/null
+stillness 12 $light /tmp/still.out
+kill $hogs $light 2>/dev/null
+wait $hogs $light 2>/dev/null
+read -r still ran </tmp/still.out
+if [ -n "$still" ] && [ "$still" -lt 200 ]; then pass light "still_max_cs=$still ran_ms=$ran"; else
+	fail light "the nice-19 hog's CPU time stood still for ${still:-?} cs (bound 200)"
 fi
 
 # --- stress mix
