@@ -8,7 +8,8 @@
 //! run and the vCPUs take turns in slices bounded by the next timer deadline, so a vCPU waits
 //! for its turn about 1 ms at most. Each guest instruction then takes 2^shift ns of guest time.
 
-/// The largest shift the command line accepts: 2^10 ns (about 1 µs) per instruction is already a 1 MIPS guest.
+/// The largest shift the command line accepts: 2^10 ns (about 1 µs) per instruction is already
+/// a 1 MIPS guest.
 pub const MAX_SHIFT: u8 = 10;
 
 /// Emulator settings beyond the machine's shape.

@@ -12,15 +12,17 @@
 //! a hog's deadline moves further out the longer it runs without sleeping.
 //!
 //! Slices shrink as more tasks wait: the maximum slice times nr_cpus / (waiting + nr_cpus), never
-//! below the minimum slice, so latency stays bounded under load and throughput stays high when
-//! CPUs are free. A task lighter than nice 0 gets its slice scaled by its weight (still at least
-//! the minimum), and no task's vruntime is more than [`MAX_LEAD_SLICES`] maximum slices ahead of
-//! the clock: one 20 ms run of a nice-19 task (weight 1) is otherwise charged 2 s, which a dozen
-//! busy tasks on 2 CPUs take 12 s or more to catch up with; a kthread preempted inside an RCU
-//! read-side section then holds up RCU until the kernel ejects the scheduler (`vm-rustland-default`
-//! under the stress mix: an RCU stall while khugepaged, nice 19, had waited 7.4 s). Nice levels
-//! hold between tasks within the lead; a lighter one gets at least a minimum slice per lead. Each task is sent to its previous CPU if that CPU is idle, else to another idle
-//! CPU, else to the shared queue ordered by deadline.
+//! below the minimum slice, so latency stays bounded under load and throughput stays high when CPUs
+//! are free. A task lighter than nice 0 gets its slice scaled by its weight (still at least the
+//! minimum), and no task's vruntime is more than [`MAX_LEAD_SLICES`] maximum slices ahead of the
+//! clock: one 20 ms run of a nice-19 task (weight 1) is otherwise charged 2 s, which a dozen busy
+//! tasks on 2 CPUs take 12 s or more to catch up with; a kthread preempted inside an RCU read-side
+//! section then holds up RCU until the kernel ejects the scheduler (`vm-rustland-default` under the
+//! stress mix: an RCU stall while khugepaged, nice 19, had waited 7.4 s). Nice levels hold between
+//! tasks within the lead; a lighter one gets at least a minimum slice per lead. These are the rules
+//! of scx_utils' `scx/vtime.bpf.h` (`scx_weighted_slice`, the 8-slice lead of `scx_vtime_place`)
+//! for BPF schedulers, here in user space. Each task is sent to its previous CPU if that CPU is
+//! idle, else to another idle CPU, else to the shared queue ordered by deadline.
 //!
 //! Fast wakes: a task that woke after a short burst (at most the fast-wake bound, 5 ms by
 //! default) and whose vruntime is not ahead of the clock (it has used no more than its share)
