@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/chart.py RESULTS.json OUT.png: one panel per vCPU count, one group of bars per metric,
 one bar per scheduler: its median as a ratio to EEVDF's from the same boot (log scale; the line
-at 1 is EEVDF). Needs matplotlib (pip install matplotlib)."""
+at 1 is EEVDF), with its 95 % bootstrap interval as an error bar where report.py gave one. Needs
+matplotlib (pip install matplotlib)."""
 import json
 import sys
 
@@ -35,6 +36,12 @@ def ratio(s, m):
     return r.get(m)
 
 
+def interval(s, m, r):
+    """(below, above) r for an error bar; (0, 0) without an interval (stress-ng's mean has none)."""
+    ci = s.get("ratio_ci", {}).get(m)
+    return (r - ci[0], ci[1] - r) if ci else (0, 0)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -48,7 +55,7 @@ def main():
         shown = SHOWN_LAYERS if run.get("meta", {}).get("workload") == "layers" else SHOWN
         width = 0.8 / max(1, len(scheds))
         for i, s in enumerate(scheds):
-            xs, ys, missing = [], [], []
+            xs, ys, errs, missing = [], [], [], []
             for j, (m, _) in enumerate(shown):
                 r = ratio(s, m)
                 x = j - 0.4 + width * (i + 0.5)
@@ -57,7 +64,9 @@ def main():
                 else:
                     xs.append(x)
                     ys.append(r)
-            ax.bar(xs, ys, width, label=s.get("name", s["label"]), color=f"C{i}")
+                    errs.append(interval(s, m, r))
+            ax.bar(xs, ys, width, label=s.get("name", s["label"]), color=f"C{i}",
+                   yerr=list(zip(*errs)) if errs else None, error_kw={"lw": 0.8, "capsize": 2})
             for x in missing:
                 ax.text(x, 1, "–", ha="center", va="bottom", fontsize=7, color=f"C{i}")
         ax.axhline(1, color="black", lw=0.8)
@@ -65,7 +74,7 @@ def main():
         ax.set_xticks(range(len(shown)), [t for _, t in shown], fontsize=7)
         ax.set_title(f"{run['vcpus']} vCPU — kernel {run.get('kernel') or '?'}", fontsize=9)
         ax.grid(axis="y", which="both", lw=0.3, alpha=0.5)
-    axes[0][0].set_ylabel("ratio to EEVDF (same boot, median of rounds)")
+    axes[0][0].set_ylabel("ratio to EEVDF (same boot, median of rounds, 95 % interval)")
     axes[0][0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"scx-toolkit bench {res['date']} (git {res['git']}, {res['rounds']} rounds × "
                  f"{res['secs']} s; lower is better except stress-ng; – = no ratio)", fontsize=9)

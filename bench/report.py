@@ -4,7 +4,12 @@ results.json and a markdown table of ratios to EEVDF.
 
 Per scheduler and metric: the median of the valid rounds. A round listed in a BENCH-INVALID
 line is dropped entirely for that scheduler (it measured something else) and counted. Ratios
-are the scheduler's median over EEVDF's median from the same boot. "hogs/idle" is a
+are the scheduler's median over EEVDF's median from the same boot. Each ratio also gets a 95 %
+interval (results.json's "ratio_ci", and the layers table): a percentile bootstrap over the
+rounds both measured, resampling whole rounds so each scheduler keeps the EEVDF value of the
+same round (they ran minutes apart under the same host load). It says how far another run of
+the same builds could land, so a target can be called met or missed only when the whole
+interval is on one side of it. "hogs/idle" is a
 scheduler's own median wake-up latency under hogs over its median with no hogs (1.0: load does
 not delay a waking task at all); it is reported as is, not as a ratio to EEVDF.
 
@@ -14,6 +19,7 @@ by accident (the files are written anyway).
 import argparse
 import datetime
 import json
+import random
 import statistics
 import sys
 
@@ -32,6 +38,27 @@ METRICS = {
     "lat_layers_p99_us": ("wake-up p99, layers load", "lower"),
 }
 HIST_MAX_US = 100000  # bench/guest.sh's cyclictest histogram size
+BOOT_RESAMPLES = 4000
+BOOT_MIN_ROUNDS = 3  # fewer paired rounds give no interval at all
+
+
+def ratio_ci(mine, base, resamples=BOOT_RESAMPLES, seed=1):
+    """95 % percentile-bootstrap interval of median(mine) / median(base) over the rounds both
+    have ({round: value} each), resampling rounds as pairs. None when fewer than
+    BOOT_MIN_ROUNDS rounds pair up or a resampled base median is 0 (no ratio exists)."""
+    rounds = sorted(set(mine) & set(base))
+    if len(rounds) < BOOT_MIN_ROUNDS:
+        return None
+    rng = random.Random(seed)  # the same files give the same table
+    ratios = []
+    for _ in range(resamples):
+        pick = [rng.choice(rounds) for _ in rounds]
+        b = statistics.median(base[r] for r in pick)
+        if b == 0:
+            return None
+        ratios.append(statistics.median(mine[r] for r in pick) / b)
+    ratios.sort()
+    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
 
 
 def parse_kv(words):
@@ -46,7 +73,9 @@ def parse_kv(words):
 def parse_raw(path):
     run = {"raw": path, "meta": {}, "host": {}, "order": [], "values": {}, "invalid": [],
            "notes": [], "complete": False}
-    for line in open(path, errors="replace"):
+    with open(path, errors="replace") as f:
+        lines = f.readlines()
+    for line in lines:
         p = line.split()
         if not p:
             continue
@@ -86,10 +115,12 @@ def summarise(run):
     scheds = []
     for label in run["order"]:
         rounds = {}
+        by_round = {}
         valid = set()
         for metric, per_round in run["values"].get(label, {}).items():
             kept = {r: v for r, v in per_round.items() if (label, r) not in dropped}
             rounds[metric] = [kept[r] for r in sorted(kept)]
+            by_round[metric] = kept
             valid |= set(kept)
         med = {m: statistics.median(v) for m, v in rounds.items() if v}
         if med.get("lat_idle_avg_us") and "lat_hog_avg_us" in med:
@@ -100,15 +131,23 @@ def summarise(run):
             "dropped_rounds": sorted(r for (l, r) in dropped if l == label),
             "rounds": rounds,
             "median": med,
+            "_by_round": by_round,
         })
     base = next((s for s in scheds if s["label"] == "eevdf"), None)
     for s in scheds:
         s["ratio"] = {}
+        s["ratio_ci"] = {}
         for m, v in s["median"].items():
             if m == "hog_idle" or not base or m not in base["median"]:
                 continue
             b = base["median"][m]
             s["ratio"][m] = v / b if b else (1.0 if v == 0 else None)
+            if s is not base and s["ratio"][m] is not None and b:
+                ci = ratio_ci(s["_by_round"][m], base["_by_round"][m])
+                if ci:
+                    s["ratio_ci"][m] = list(ci)
+    for s in scheds:
+        del s["_by_round"]
     return scheds
 
 
@@ -124,6 +163,12 @@ def cell(s, base, m):
     if base and base["median"].get(m) == 0:
         return "1.00 (both 0)"
     return f"{ge}{r:.2f}"
+
+
+def cell_ci(s, base, m):
+    """cell() with the 95 % interval after it, when there is one."""
+    ci = s.get("ratio_ci", {}).get(m)
+    return cell(s, base, m) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
 
 
 def stress_cell(s, base):
@@ -152,16 +197,17 @@ def run_footer(run):
 
 def layers_table(run, base):
     """The layers workload (scx_layered's issue): one latency, with each round's value."""
-    lines = ["| scheduler | wake-up avg, layers load | p99 | avg per round (µs) | p99 per round (µs) "
-             "| rounds |", "|---|---|---|---|---|---|"]
+    lines = ["| scheduler | wake-up avg, layers load (95 % interval) | p99 (95 % interval) "
+             "| avg per round (µs) | p99 per round (µs) | rounds |", "|---|---|---|---|---|---|"]
     for s in run["schedulers"]:
         per = [" ".join(f"{v:.0f}" for v in s["rounds"].get(m, [])) or "n/a"
                for m in ("lat_layers_avg_us", "lat_layers_p99_us")]
-        lines.append("| " + " | ".join([sched_name(s), cell(s, base, "lat_layers_avg_us"),
-                                         cell(s, base, "lat_layers_p99_us")] + per + [rounds_cell(s)]) + " |")
+        lines.append("| " + " | ".join([sched_name(s), cell_ci(s, base, "lat_layers_avg_us"),
+                                         cell_ci(s, base, "lat_layers_p99_us")] + per + [rounds_cell(s)]) + " |")
     lines += run_footer(run)
     lines.append("Layers load: cyclictest (as `latcyclic`, 5 ms periods) beside 4 hogs in cgroup "
-                 "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot.")
+                 "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot; in brackets "
+                 "a 95 % bootstrap interval over the rounds (report.py).")
     lines.append("")
     return lines
 
