@@ -10,6 +10,11 @@
 # (kind=yes), its `<name>: message:` line names the stalled task, comm "stallme" and the pid we
 # started (victim=yes), and there is no oops. A banner or a log line that merely says "stall"
 # proves nothing: only the kernel's exit kind and the kernel's message do.
+#
+# It also checks the responsiveness probe's witness (src/witness.rs) the other way round: a
+# scheduler that starves a task is not a guest-wide stall, so the witness, running through the
+# starvation, must excuse less than half of it (witness=ok). Otherwise load_finish would take a
+# scheduler's own starvation off the probe's sleeps and pass it.
 
 check() {
 	idx=$1 name=$2 bin=$3 args=$4
@@ -19,13 +24,25 @@ check() {
 	chmod 755 /tmp/stallme
 	start_sched "$idx" "$bin" "$args"
 	attach
-	EJECTED=no SELF_EXIT=no KIND=no VICTIM=no STALL_PID=
+	EJECTED=no SELF_EXIT=no KIND=no VICTIM=no WITNESS=no STALL_PID=
 	if [ "$ATTACHED" = yes ]; then
+		rm -f /tmp/witness.log
+		/vmtest/scx_vmtest guest-witness /tmp/witness.log 2>/tmp/witness.err &
+		wpid=$!
 		t0=$(now_cs)
 		/tmp/stallme &
 		STALL_PID=$!
 		wait_state disabled 90 && EJECTED=yes
-		echo "METRIC sched=$name eject_cs=$(($(now_cs) - t0)) victim_pid=$STALL_PID"
+		t1=$(now_cs)
+		kill "$wpid" 2>/dev/null
+		wait "$wpid" 2>/dev/null
+		# The starved task's whole wait as one "slow sleep": what the witness leaves of it.
+		echo "$t0 $t1" >/tmp/starved.span
+		j=$(/vmtest/scx_vmtest guest-judge --quick-max 0 --slow /tmp/starved.span \
+			--witness /tmp/witness.log) || j="0 -"
+		[ ! -s /tmp/witness.err ] && [ $((${j% *} * 2)) -gt $((t1 - t0)) ] && WITNESS=ok
+		echo "METRIC sched=$name eject_cs=$((t1 - t0)) victim_pid=$STALL_PID" \
+			"unexcused_cs=${j% *} witness_stall_cs=${j#* }"
 		wait_gone "$SCHED_PID" 15 && SELF_EXIT=yes
 	else
 		why="$why,attach"
@@ -47,9 +64,10 @@ check() {
 		[ "$EXIT" -eq 1 ] || why="$why,exit"
 		[ "$KIND" = yes ] || why="$why,kind"
 		[ "$VICTIM" = yes ] || why="$why,victim"
+		[ "$WITNESS" = ok ] || why="$why,witness"
 	fi
 	[ "$OOPS" = no ] || why="$why,oops"
 
 	conclude "$idx" "$name"
-	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=expect-stall attached=$ATTACHED ops=$OPS ejected=$EJECTED self_exit=$SELF_EXIT exit=$EXIT kind=$KIND victim=$VICTIM oops=$OOPS verdict=$VERDICT${why:+ why=${why#,}}"
+	echo "RESULT sched=$name kernel=$VMTEST_KERNEL scenario=expect-stall attached=$ATTACHED ops=$OPS ejected=$EJECTED self_exit=$SELF_EXIT exit=$EXIT kind=$KIND victim=$VICTIM witness=$WITNESS oops=$OOPS verdict=$VERDICT${why:+ why=${why#,}}"
 }
