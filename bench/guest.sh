@@ -179,6 +179,11 @@ measure_all() {
 	return 0
 }
 
+# cpu0_jiffies: CPU 0's idle (idle + iowait) and total jiffies from /proc/stat.
+cpu0_jiffies() {
+	awk '$1 == "cpu0" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
 # measure_layers: the layers workload. The hogs keep their cgroups across rounds' schedulers; the
 # scheduler's config decides what the cgroups mean (bench/layers.json for scx_layered).
 measure_layers() {
@@ -188,11 +193,18 @@ measure_layers() {
 	hogs_spawn 2 >/tmp/hogs.1.out
 	sleep 1
 	check "before latency under the layers load"
+	c0=$(cpu0_jiffies)
 	[ -z "$why" ] && cyclic lat_layers latcyclic
+	c1=$(cpu0_jiffies)
 	check "after latency under the layers load"
 	hogs_stop
 	[ -z "$why" ] || return
 	cyclic_result lat_layers
+	# Not a figure of merit: how much CPU 0, where cyclictest's measuring thread runs, sat idle.
+	# A wake-up on an idle vCPU costs the emulator far more than one that preempts a hog
+	# (bench/README.md, "Idle or busy: the layers benchmark's hidden variable").
+	emit lat_layers_cpu0_idle_pct "$(echo "$c0 $c1" |
+		awk '{ t = $4 - $2; printf "%.1f", (t > 0 ? 100 * ($3 - $1) / t : 0) }')"
 	step lat_layers
 	return 0
 }

@@ -36,7 +36,10 @@ METRICS = {
     "frames_p99_late_us": ("frame p99 lateness", "lower"),
     "lat_layers_avg_us": ("wake-up avg, layers load", "lower"),
     "lat_layers_p99_us": ("wake-up p99, layers load", "lower"),
+    # A diagnostic, not a figure of merit: shown as is, never as a ratio.
+    "lat_layers_cpu0_idle_pct": ("CPU 0 idle %, layers load", "none"),
 }
+NO_RATIO = {"hog_idle", "lat_layers_cpu0_idle_pct"}
 HIST_MAX_US = 100000  # bench/guest.sh's cyclictest histogram size
 BOOT_RESAMPLES = 4000
 BOOT_MIN_ROUNDS = 3  # fewer paired rounds give no interval at all
@@ -138,7 +141,7 @@ def summarise(run):
         s["ratio"] = {}
         s["ratio_ci"] = {}
         for m, v in s["median"].items():
-            if m == "hog_idle" or not base or m not in base["median"]:
+            if m in NO_RATIO or not base or m not in base["median"]:
                 continue
             b = base["median"][m]
             s["ratio"][m] = v / b if b else (1.0 if v == 0 else None)
@@ -198,16 +201,19 @@ def run_footer(run):
 def layers_table(run, base):
     """The layers workload (scx_layered's issue): one latency, with each round's value."""
     lines = ["| scheduler | wake-up avg, layers load (95 % interval) | p99 (95 % interval) "
-             "| avg per round (µs) | p99 per round (µs) | rounds |", "|---|---|---|---|---|---|"]
+             "| avg per round (µs) | p99 per round (µs) | CPU 0 idle % per round | rounds |",
+             "|---|---|---|---|---|---|---|"]
     for s in run["schedulers"]:
         per = [" ".join(f"{v:.0f}" for v in s["rounds"].get(m, [])) or "n/a"
-               for m in ("lat_layers_avg_us", "lat_layers_p99_us")]
+               for m in ("lat_layers_avg_us", "lat_layers_p99_us", "lat_layers_cpu0_idle_pct")]
         lines.append("| " + " | ".join([sched_name(s), cell_ci(s, base, "lat_layers_avg_us"),
                                          cell_ci(s, base, "lat_layers_p99_us")] + per + [rounds_cell(s)]) + " |")
     lines += run_footer(run)
     lines.append("Layers load: cyclictest (as `latcyclic`, 5 ms periods) beside 4 hogs in cgroup "
                  "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot; in brackets "
-                 "a 95 % bootstrap interval over the rounds (report.py).")
+                 "a 95 % bootstrap interval over the rounds (report.py). CPU 0 idle: how long the "
+                 "measuring thread's CPU sat idle during the measurement, a diagnostic "
+                 "(bench/README.md, \"Idle or busy\").")
     lines.append("")
     return lines
 
