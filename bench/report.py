@@ -8,8 +8,13 @@ are the scheduler's median over EEVDF's median from the same boot. Each ratio al
 interval (results.json's "ratio_ci", and the layers table): a percentile bootstrap over the
 rounds both measured, resampling whole rounds so each scheduler keeps the EEVDF value of the
 same round (they ran minutes apart under the same host load). It says how far another run of
-the same builds could land, so a target can be called met or missed only when the whole
-interval is on one side of it. "hogs/idle" is a
+the same builds could land in the same boot, so a target can be called met or missed only when
+the whole interval is on one side of it.
+
+Boots of the same setup (bench/run.sh --boots N, or raw logs of several runs given together)
+are also pooled: per scheduler and metric, the geometric mean of the boots' ratios, with a
+two-level bootstrap interval (resample the boots, then the rounds within each). Boots differ by
+more than one boot's rounds show, and only the pooled interval carries that. "hogs/idle" is a
 scheduler's own median wake-up latency under hogs over its median with no hogs (1.0: load does
 not delay a waking task at all); it is reported as is, not as a ratio to EEVDF.
 
@@ -19,6 +24,7 @@ by accident (the files are written anyway).
 import argparse
 import datetime
 import json
+import math
 import random
 import statistics
 import sys
@@ -62,6 +68,43 @@ def ratio_ci(mine, base, resamples=BOOT_RESAMPLES, seed=1):
         ratios.append(statistics.median(mine[r] for r in pick) / b)
     ratios.sort()
     return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+
+
+def pooled_ratio(boots, resamples=BOOT_RESAMPLES, seed=1):
+    """Boots of one setup, each a (mine, base) pair of {round: value}: the geometric mean of
+    the boots' ratios of medians and its 95 % interval, resampling boots and then each chosen
+    boot's paired rounds. None when a boot has fewer than BOOT_MIN_ROUNDS paired rounds or a
+    zero median."""
+    paired = []
+    for mine, base in boots:
+        rounds = sorted(set(mine) & set(base))
+        if len(rounds) < BOOT_MIN_ROUNDS:
+            return None
+        paired.append([(mine[r], base[r]) for r in rounds])
+
+    def ratio(pairs):
+        b = statistics.median(p[1] for p in pairs)
+        m = statistics.median(p[0] for p in pairs)
+        return m / b if b and m else None
+
+    def geomean(rs):
+        return math.exp(sum(math.log(r) for r in rs) / len(rs))
+
+    point = [ratio(p) for p in paired]
+    if None in point:
+        return None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        rs = []
+        for _ in paired:
+            boot = rng.choice(paired)
+            rs.append(ratio([rng.choice(boot) for _ in boot]))
+        if None in rs:
+            return None
+        ratios.append(geomean(rs))
+    ratios.sort()
+    return geomean(point), (ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1])
 
 
 def parse_kv(words):
@@ -149,8 +192,6 @@ def summarise(run):
                 ci = ratio_ci(s["_by_round"][m], base["_by_round"][m])
                 if ci:
                     s["ratio_ci"][m] = list(ci)
-    for s in scheds:
-        del s["_by_round"]
     return scheds
 
 
@@ -218,6 +259,81 @@ def layers_table(run, base):
     return lines
 
 
+def setup_key(run):
+    """What must match for two boots to be pooled: the machine, the guest clock, the kernel and
+    the workload."""
+    h, m = run["host"], run["meta"]
+    return (run["vcpus"], run["topology"], h.get("clock", "host"), h.get("idle", "halt"),
+            m.get("kernel"), m.get("workload", "standard"))
+
+
+def pool(runs):
+    """Pool the boots of each setup that has more than one; schedulers by label, metrics with a
+    ratio in every boot."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(setup_key(run), []).append(run)
+    pooled = []
+    for key, boots in groups.items():
+        if len(boots) < 2:
+            continue
+        entry = {"vcpus": key[0], "topology": key[1], "clock": key[2], "idle": key[3],
+                 "kernel": key[4], "workload": key[5], "raws": [b["raw"] for b in boots],
+                 "schedulers": []}
+        labels = [s["label"] for s in boots[0]["schedulers"] if s["label"] != "eevdf"]
+        for label in labels:
+            per_boot = []
+            for b in boots:
+                mine = next((s for s in b["schedulers"] if s["label"] == label), None)
+                base = next((s for s in b["schedulers"] if s["label"] == "eevdf"), None)
+                if not mine or not base:
+                    break
+                per_boot.append((mine, base))
+            if len(per_boot) < len(boots):
+                continue
+            sched = {"label": label, "name": per_boot[0][0].get("name", label), "ratio": {},
+                     "ratio_ci": {}}
+            for m in METRICS:
+                if m in NO_RATIO or not all(m in x["_by_round"] and m in y["_by_round"]
+                                            for x, y in per_boot):
+                    continue
+                r = pooled_ratio([(x["_by_round"][m], y["_by_round"][m]) for x, y in per_boot])
+                if r:
+                    sched["ratio"][m], sched["ratio_ci"][m] = r[0], list(r[1])
+            entry["schedulers"].append(sched)
+        pooled.append(entry)
+    return pooled
+
+
+def pooled_markdown(pooled):
+    lines = []
+    for p in pooled:
+        metrics = [m for m in METRICS if any(m in s["ratio"] for s in p["schedulers"])]
+        clock = "" if p["clock"] == "host" else f"guest clock {p['clock']}, "
+        idle = "" if p["idle"] == "halt" else f"idle={p['idle']}, "
+        lines.append(f"**{p['vcpus']} vCPU, pooled over {len(p['raws'])} boots** (`{p['topology']}`, "
+                     f"kernel {p['kernel'] or '?'}, {clock}{idle}workload {p['workload']})")
+        lines.append("")
+        if not metrics:
+            lines.append(f"No pooled ratios: each boot needs {BOOT_MIN_ROUNDS} rounds or more.")
+            lines.append("")
+            continue
+        lines.append("| scheduler | " + " | ".join(METRICS[m][0] for m in metrics) + " |")
+        lines.append("|---" * (len(metrics) + 1) + "|")
+        for sc in p["schedulers"]:
+            row = [sched_name(sc)]
+            for m in metrics:
+                r, ci = sc["ratio"].get(m), sc["ratio_ci"].get(m)
+                row.append(f"{r:.2f} ({ci[0]:.2f}–{ci[1]:.2f})" if r is not None else "n/a")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+        lines.append("Geometric mean of the boots' ratios to EEVDF, each boot's EEVDF its own; in "
+                     "brackets a 95 % interval from resampling the boots and then their rounds "
+                     "(report.py).")
+        lines.append("")
+    return lines
+
+
 def markdown(res):
     lines = []
     for run in res["runs"]:
@@ -250,6 +366,7 @@ def markdown(res):
             row.append(rounds_cell(s))
             lines.append("| " + " | ".join(row) + " |")
         lines += run_footer(run)
+    lines += pooled_markdown(res.get("pooled", []))
     if all(run["meta"].get("workload") == "layers" for run in res["runs"]):
         return "\n".join(lines) + "\n"
     lines.append("Ratios to EEVDF's median in the same boot; lower is better except stress-ng "
@@ -300,6 +417,10 @@ def main():
             "invalid": run["invalid"], "notes": run["notes"],
         })
         bad |= bool(run["invalid"]) or not run["complete"]
+    res["pooled"] = pool(res["runs"])
+    for run in res["runs"]:
+        for sc in run["schedulers"]:
+            del sc["_by_round"]
     with open(a.json, "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")

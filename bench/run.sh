@@ -11,6 +11,8 @@
 #   -o, --ops NAME            root/ops name the previous -s must show (default: its file name
 #                             without "scx_", e.g. scx_rusty -> rusty)
 #   --vcpus LIST              vCPU counts, one boot each (default 1,2,4)
+#   --boots N                 boots per vCPU count (default 1): boots differ by more than one
+#                             boot's rounds show, and report.py pools them (see README)
 #   --rounds N                rounds per scheduler (default 3; medians)
 #   --secs N                  seconds of each timed workload (default 5)
 #   -k, --kernel SPEC         guest kernel (scx_vmtest's SPEC; default "default")
@@ -25,7 +27,7 @@
 #   --idle-poll               idle vCPUs poll instead of halting (guest idle=poll)
 #   --smoke                   plumbing check: 1 round of 2 s, 1 vCPU unless --vcpus is given
 #
-# Writes DIR/raw-<n>cpu.log (the guest's output), DIR/results.json, DIR/results.md and, when
+# Writes DIR/raw-<n>cpu.log (the guest's output; raw-<n>cpu-boot<b>.log for boots after the first), DIR/results.json, DIR/results.md and, when
 # python3 has matplotlib, DIR/results.png. Exits 1 when a round was dropped (the scheduler under
 # test was not the one attached while measured) or a boot failed.
 set -euo pipefail
@@ -40,7 +42,7 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	build=$1
 	shift
 fi
-vcpus=1,2,4 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no workload=standard
+vcpus=1,2,4 boots=1 rounds=3 secs=5 kernel=default out="" smoke=no vcpus_set=no workload=standard
 scheds=() ops=() emulation=() clock=host idle=halt
 usage() { sed -n '/^#   bench/,/^# Writes/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--vcpus) vcpus=$2 vcpus_set=yes && shift 2 ;;
 	--rounds) rounds=$2 && shift 2 ;;
+	--boots) boots=$2 && shift 2 ;;
 	--secs) secs=$2 && shift 2 ;;
 	-k | --kernel) kernel=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
@@ -64,6 +67,9 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown argument: $1" >&2; usage ;;
 	esac
 done
+case $boots in
+'' | *[!0-9]* | 0) echo "--boots wants a positive number, not '$boots'" >&2; exit 2 ;;
+esac
 case $workload in
 standard) ;;
 layers) [ $vcpus_set = yes ] || vcpus=4 vcpus_set=yes ;;
@@ -127,9 +133,11 @@ start=$(date +%s)
 raws=()
 IFS=, read -r -a vlist <<<"$vcpus"
 for n in "${vlist[@]}"; do
+for b in $(seq "$boots"); do
 	topo=$(topology "$n")
 	raw=$out/raw-${n}cpu.log
-	echo "== $n vCPU(s) ($topo): EEVDF + ${#scheds[@]} scheduler(s), $rounds round(s) of ${secs} s workloads" >&2
+	[ "$b" = 1 ] || raw=$out/raw-${n}cpu-boot$b.log
+	echo "== $n vCPU(s) ($topo), boot $b of $boots: EEVDF + ${#scheds[@]} scheduler(s), $rounds round(s) of ${secs} s workloads" >&2
 	t0=$(date +%s)
 	{
 		echo "BENCH-HOST vcpus=$n topology=$topo clock=$clock idle=$idle loadavg_start=$(cut -d' ' -f1 /proc/loadavg)"
@@ -140,6 +148,7 @@ for n in "${vlist[@]}"; do
 	} | tee "$raw" | grep --line-buffered '^BENCH-\(INVALID\|NOTE\|META\)' >&2 || true
 	grep -q '^BENCH-HOST exit=0 ' "$raw" || { echo "the $n-vCPU boot failed: see $raw" >&2; status=1; }
 	raws+=("$raw")
+done
 done
 elapsed=$(($(date +%s) - start))
 

@@ -50,6 +50,49 @@ class RatioInterval(unittest.TestCase):
         self.assertEqual(report.ratio_ci(mine, base), report.ratio_ci(mine, base))
 
 
+class PooledBoots(unittest.TestCase):
+    def test_boots_that_disagree_widen_the_interval(self):
+        base = {r: 100.0 + r for r in range(1, 6)}
+        twice = {r: 2 * v for r, v in base.items()}
+        eight = {r: 8 * v for r, v in base.items()}
+        point, (lo, hi) = report.pooled_ratio([(twice, base), (eight, base)])
+        self.assertAlmostEqual(point, 4.0)  # the geometric mean of 2 and 8
+        self.assertAlmostEqual(lo, 2.0)
+        self.assertAlmostEqual(hi, 8.0)
+
+    def test_a_boot_with_too_few_rounds_voids_the_pool(self):
+        base = {r: 1.0 for r in range(1, 6)}
+        self.assertIsNone(report.pooled_ratio([(base, base), ({1: 1.0, 2: 1.0}, base)]))
+
+    def test_only_boots_of_one_setup_are_pooled(self):
+        def boot(vcpus, factor):
+            lines = [f"BENCH-HOST vcpus={vcpus} topology=cpus={vcpus} clock=icount:0 idle=halt",
+                     f"BENCH-META kernel=7.3 vcpus={vcpus} workload=layers"]
+            for r in range(1, 5):
+                lines.append(f"BENCH eevdf {r} lat_layers_avg_us {100 + r}")
+                lines.append(f"BENCH sched {r} lat_layers_avg_us {factor * (100 + r)}")
+            path = raw_log(lines)
+            run = report.parse_raw(path)
+            os.unlink(path)
+            return {"vcpus": vcpus, "topology": run["host"]["topology"], "host": run["host"],
+                    "meta": run["meta"], "raw": path, "schedulers": report.summarise(run)}
+
+        pooled = report.pool([boot(4, 2), boot(2, 3), boot(4, 8)])
+        self.assertEqual(len(pooled), 1)
+        self.assertEqual(pooled[0]["vcpus"], 4)
+        (sched,) = pooled[0]["schedulers"]
+        self.assertAlmostEqual(sched["ratio"]["lat_layers_avg_us"], 4.0)
+        self.assertIn("4.00 (2.00–8.00)", "\n".join(report.pooled_markdown(pooled)))
+
+    def test_boots_of_one_round_say_why_there_is_no_pool(self):
+        entry = {"vcpus": 1, "topology": "cpus=1", "clock": "host", "idle": "halt",
+                 "kernel": "7.3", "workload": "standard", "raws": ["a", "b"],
+                 "schedulers": [{"label": "s", "ratio": {}, "ratio_ci": {}}]}
+        text = "\n".join(report.pooled_markdown([entry]))
+        self.assertIn("No pooled ratios", text)
+        self.assertNotIn("| scheduler", text)
+
+
 class Summary(unittest.TestCase):
     def test_a_dropped_round_leaves_the_interval(self):
         lines = ["BENCH-META kernel=7.3 vcpus=4 workload=layers"]
