@@ -236,7 +236,9 @@ print_log() {
 # print_dmesg FILE: the kernel messages of one check, when they matter.
 print_dmesg() {
 	echo "---- kernel messages during this check ----"
-	grep -E 'sched_ext|Oops|BUG:|WARNING:|Call Trace|RIP:' "$1" | head -n 60
+	# (RCU's own stall report names the CPUs or tasks holding up the grace period, which
+	# sched_ext's one-line "RCU CPU stall" exit reason does not)
+	grep -E 'sched_ext|Oops|BUG:|WARNING:|Call Trace|RIP:|rcu: |rcu_preempt' "$1" | head -n 80
 	echo "---- end of kernel messages ----"
 }
 
