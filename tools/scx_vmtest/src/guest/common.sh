@@ -115,14 +115,30 @@ stop_sched() {
 	EXIT=$?
 }
 
-# load_start: start hackbench and the stress-ng mix in the background; sets HB_PID, SN_PID.
-load_start() {
-	LOAD_T0=$(now_cs)
-	# The probe's witness (load_finish): a SCHED_FIFO thread that logs the stretches in which
-	# not even it could run, i.e. the guest as a whole stalled (src/witness.rs).
+# witness_start: the responsiveness probe's witness, a SCHED_FIFO thread that logs the
+# stretches in which not even it could run, i.e. the guest as a whole stalled
+# (src/witness.rs), to /tmp/witness.log; sets WITNESS_PID.
+witness_start() {
 	rm -f /tmp/witness.log
 	/vmtest/scx_vmtest guest-witness /tmp/witness.log 2>/tmp/witness.err &
 	WITNESS_PID=$!
+}
+# witness_stop: stop it; true when it failed (its error is in /tmp/witness.err).
+witness_stop() {
+	kill "$WITNESS_PID" 2>/dev/null
+	wait "$WITNESS_PID" 2>/dev/null
+	[ -s /tmp/witness.err ]
+}
+# witness_judge QUICK_MAX SLOW_FILE: print "SCHED_CS STALL_CS", the longest sleep with the
+# witness's stalls taken off and its longest stall (scx_vmtest guest-judge).
+witness_judge() {
+	/vmtest/scx_vmtest guest-judge --quick-max "$1" --slow "$2" --witness /tmp/witness.log
+}
+
+# load_start: start hackbench and the stress-ng mix in the background; sets HB_PID, SN_PID.
+load_start() {
+	LOAD_T0=$(now_cs)
+	witness_start
 	# shellcheck disable=SC2086
 	hackbench $HACKBENCH_ARGS >/tmp/hackbench.log 2>&1 &
 	HB_PID=$!
@@ -189,13 +205,10 @@ load_finish() {
 	SN_RC=$?
 	LOAD_CS=$(($(now_cs) - LOAD_T0))
 	[ "$LOAD" = ok ] && { [ "$HB_RC" -ne 0 ] || [ "$SN_RC" -ne 0 ]; } && LOAD=fail
-	kill "$WITNESS_PID" 2>/dev/null
-	wait "$WITNESS_PID" 2>/dev/null
-	[ -s /tmp/witness.err ] && echo "scx_vmtest: the witness failed: $(cat /tmp/witness.err)"
+	witness_stop && echo "scx_vmtest: the witness failed: $(cat /tmp/witness.err)"
 	printf '%s' "$_slow" >/tmp/resp.slow
 	# (the judge failing: nothing is taken off)
-	_j=$(/vmtest/scx_vmtest guest-judge --quick-max "$_quick_max" --slow /tmp/resp.slow \
-		--witness /tmp/witness.log) || _j="$RESP_MAX_CS 0"
+	_j=$(witness_judge "$_quick_max" /tmp/resp.slow) || _j="$RESP_MAX_CS 0"
 	RESP_SCHED_CS=${_j% *}
 	STALL_CS=${_j#* }
 	if [ "$RESP_SCHED_CS" -lt "$RESP_MAX_CS" ]; then

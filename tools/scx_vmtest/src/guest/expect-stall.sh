@@ -26,21 +26,18 @@ check() {
 	attach
 	EJECTED=no SELF_EXIT=no KIND=no VICTIM=no WITNESS=no STALL_PID=
 	if [ "$ATTACHED" = yes ]; then
-		rm -f /tmp/witness.log
-		/vmtest/scx_vmtest guest-witness /tmp/witness.log 2>/tmp/witness.err &
-		wpid=$!
+		witness_start
 		t0=$(now_cs)
 		/tmp/stallme &
 		STALL_PID=$!
 		wait_state disabled 90 && EJECTED=yes
 		t1=$(now_cs)
-		kill "$wpid" 2>/dev/null
-		wait "$wpid" 2>/dev/null
+		wfailed=no
+		witness_stop && wfailed=yes
 		# The starved task's whole wait as one "slow sleep": what the witness leaves of it.
 		echo "$t0 $t1" >/tmp/starved.span
-		j=$(/vmtest/scx_vmtest guest-judge --quick-max 0 --slow /tmp/starved.span \
-			--witness /tmp/witness.log) || j="0 -"
-		[ ! -s /tmp/witness.err ] && [ $((${j% *} * 2)) -gt $((t1 - t0)) ] && WITNESS=ok
+		j=$(witness_judge 0 /tmp/starved.span) || j="0 -"
+		[ $wfailed = no ] && [ $((${j% *} * 2)) -gt $((t1 - t0)) ] && WITNESS=ok
 		echo "METRIC sched=$name eject_cs=$((t1 - t0)) victim_pid=$STALL_PID" \
 			"unexcused_cs=${j% *} witness_stall_cs=${j#* }"
 		wait_gone "$SCHED_PID" 15 && SELF_EXIT=yes
