@@ -200,9 +200,9 @@ measure_layers() {
 	hogs_stop
 	[ -z "$why" ] || return
 	cyclic_result lat_layers
-	# Not a figure of merit: how much CPU 0, where cyclictest's measuring thread runs, sat idle.
-	# A wake-up on an idle vCPU costs the emulator far more than one that preempts a hog
-	# (bench/README.md, "Idle or busy: the layers benchmark's hidden variable").
+	# Not a figure of merit: how much CPU 0, where cyclictest's measuring thread runs, sat idle
+	# (a traced run had slow wake-ups on an idle CPU 0; the rounds' averages did not follow it:
+	# bench/README.md, "Twenty rounds, two boots, and CPU 0").
 	emit lat_layers_cpu0_idle_pct "$(echo "$c0 $c1" |
 		awk '{ t = $4 - $2; printf "%.1f", (t > 0 ? 100 * ($3 - $1) / t : 0) }')"
 	step lat_layers

@@ -51,12 +51,26 @@ BOOT_RESAMPLES = 4000
 BOOT_MIN_ROUNDS = 3  # fewer paired rounds give no interval at all
 
 
+def paired_rounds(mine, base):
+    """The rounds both {round: value} maps have, in order; None when fewer than
+    BOOT_MIN_ROUNDS (too few for an interval)."""
+    rounds = sorted(set(mine) & set(base))
+    return rounds if len(rounds) >= BOOT_MIN_ROUNDS else None
+
+
+def middle_95(samples):
+    """The 2.5th and 97.5th percentiles of the bootstrap's BOOT_RESAMPLES-long samples."""
+    samples.sort()
+    n = len(samples)
+    return samples[int(0.025 * n)], samples[int(0.975 * n) - 1]
+
+
 def ratio_ci(mine, base, resamples=BOOT_RESAMPLES, seed=1):
     """95 % percentile-bootstrap interval of median(mine) / median(base) over the rounds both
     have ({round: value} each), resampling rounds as pairs. None when fewer than
     BOOT_MIN_ROUNDS rounds pair up or a resampled base median is 0 (no ratio exists)."""
-    rounds = sorted(set(mine) & set(base))
-    if len(rounds) < BOOT_MIN_ROUNDS:
+    rounds = paired_rounds(mine, base)
+    if not rounds:
         return None
     rng = random.Random(seed)  # the same files give the same table
     ratios = []
@@ -66,8 +80,7 @@ def ratio_ci(mine, base, resamples=BOOT_RESAMPLES, seed=1):
         if b == 0:
             return None
         ratios.append(statistics.median(mine[r] for r in pick) / b)
-    ratios.sort()
-    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+    return middle_95(ratios)
 
 
 def pooled_ratio(boots, resamples=BOOT_RESAMPLES, seed=1):
@@ -77,8 +90,8 @@ def pooled_ratio(boots, resamples=BOOT_RESAMPLES, seed=1):
     zero median."""
     paired = []
     for mine, base in boots:
-        rounds = sorted(set(mine) & set(base))
-        if len(rounds) < BOOT_MIN_ROUNDS:
+        rounds = paired_rounds(mine, base)
+        if not rounds:
             return None
         paired.append([(mine[r], base[r]) for r in rounds])
 
@@ -103,8 +116,7 @@ def pooled_ratio(boots, resamples=BOOT_RESAMPLES, seed=1):
         if None in rs:
             return None
         ratios.append(geomean(rs))
-    ratios.sort()
-    return geomean(point), (ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1])
+    return geomean(point), middle_95(ratios)
 
 
 def parse_kv(words):
@@ -254,7 +266,7 @@ def layers_table(run, base):
                  "`/batch` and 2 in the root cgroup. Ratios to EEVDF's median in the same boot; in brackets "
                  "a 95 % bootstrap interval over the rounds (report.py). CPU 0 idle: how long the "
                  "measuring thread's CPU sat idle during the measurement, a diagnostic "
-                 "(bench/README.md, \"Idle or busy\").")
+                 "(bench/README.md, \"Twenty rounds, two boots, and CPU 0\").")
     lines.append("")
     return lines
 

@@ -27,9 +27,10 @@
 #   --idle-poll               idle vCPUs poll instead of halting (guest idle=poll)
 #   --smoke                   plumbing check: 1 round of 2 s, 1 vCPU unless --vcpus is given
 #
-# Writes DIR/raw-<n>cpu.log (the guest's output; raw-<n>cpu-boot<b>.log for boots after the first), DIR/results.json, DIR/results.md and, when
-# python3 has matplotlib, DIR/results.png. Exits 1 when a round was dropped (the scheduler under
-# test was not the one attached while measured) or a boot failed.
+# Writes DIR/raw-<n>cpu.log (the guest's output; raw-<n>cpu-boot<b>.log for boots after the
+# first), DIR/results.json, DIR/results.md and, when python3 has matplotlib, DIR/results.png.
+# Exits 1 when a round was dropped (the scheduler under test was not the one attached while
+# measured) or a boot failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=host-lib.sh
