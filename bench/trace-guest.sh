@@ -3,11 +3,16 @@
 # per vCPU (TRACE_LOAD=layers: 4 hogs in cgroup /batch, 2 in the root, cyclictest as
 # latcyclic; TRACE_LOAD=frames: the benchmark's 60 Hz frame task in place of cyclictest), with
 # the scheduler under test attached (or EEVDF), traced with tracefs:
-# sched_switch, sched_waking, hrtimer_start, hrtimer_expire_entry, ipi_send_cpu and
-# ipi_send_cpumask. Prints cyclictest's histogram summary, then the trace
-# between TRACE-BEGIN and TRACE-END.
+# sched_switch, sched_waking, hrtimer_start, hrtimer_expire_entry, ipi_send_cpu,
+# ipi_send_cpumask, and sys_exit of clock_nanosleep. Prints cyclictest's histogram summary,
+# then the trace between TRACE-BEGIN and TRACE-END.
 #
-#   [TRACE_LOAD=hogs|layers|frames] [TRACE_STACKS=EVENTS] [TRACE_BASE_SLICE_NS=N] \
+# TRACE_EVENTS adds tracefs events to these, TRACE_FUNCS kernel functions (function tracer);
+# TRACE_KPROBES kprobe events ("p:rearm lapic_next_event delta=%di", ';' between them);
+# TRACE_SCHED_FEATURES sets scheduler features first (debugfs sched/features: NO_HRTICK, ...).
+#
+#   [TRACE_LOAD=hogs|layers|frames] [TRACE_STACKS=EVENTS] [TRACE_EVENTS=EVENTS] \
+#       [TRACE_FUNCS=FUNCTIONS] [TRACE_KPROBES=PROBES] [TRACE_SCHED_FEATURES=FEATURES] [TRACE_BASE_SLICE_NS=N] \
 #       trace-guest.sh SECS eevdf|COMMAND...
 secs=$1
 shift
@@ -20,6 +25,11 @@ if [ -n "${TRACE_BASE_SLICE_NS:-}" ]; then
 	echo "$TRACE_BASE_SLICE_NS" >/sys/kernel/debug/sched/base_slice_ns
 	echo "TRACE-META base_slice_ns=$(cat /sys/kernel/debug/sched/base_slice_ns)"
 fi
+# Scheduler features (debugfs sched/features, e.g. NO_HRTICK), to see what one does to the load.
+for f in ${TRACE_SCHED_FEATURES:-}; do
+	echo "$f" >/sys/kernel/debug/sched/features || echo "TRACE-META no feature $f"
+done
+[ -z "${TRACE_SCHED_FEATURES:-}" ] || echo "TRACE-META features=$(cat /sys/kernel/debug/sched/features)"
 if [ "$1" != eevdf ]; then
 	/vmtest/scx_vmtest guest-exec -- "$@" >/tmp/sched.log 2>&1 &
 	spid=$!
@@ -52,13 +62,31 @@ echo 0 >$T/tracing_on
 echo >$T/trace
 echo 30000 >$T/buffer_size_kb
 for e in sched/sched_switch sched/sched_waking timer/hrtimer_start timer/hrtimer_expire_entry \
-	ipi/ipi_send_cpu ipi/ipi_send_cpumask; do
+	ipi/ipi_send_cpu ipi/ipi_send_cpumask ${TRACE_EVENTS:-}; do
 	echo 1 >"$T/events/$e/enable" 2>/dev/null || echo "TRACE-META no event $e"
 done
+# The measuring thread's return from clock_nanosleep (x86-64 syscall 230) ends its wake-up.
+echo 'id == 230' >$T/events/raw_syscalls/sys_exit/filter 2>/dev/null &&
+	echo 1 >$T/events/raw_syscalls/sys_exit/enable 2>/dev/null ||
+	echo "TRACE-META no event raw_syscalls/sys_exit"
 # TRACE_STACKS="ipi/ipi_send_cpu ...": also record the kernel stack at each of these events.
 for e in ${TRACE_STACKS:-}; do
 	echo stacktrace >"$T/events/$e/trigger" 2>/dev/null || echo "TRACE-META no stack for $e"
 done
+# TRACE_KPROBES="p:name func arg=%di;...": kprobe events (';' between them), recorded too.
+if [ -n "${TRACE_KPROBES:-}" ]; then
+	echo "$TRACE_KPROBES" | tr ';' '\n' | while read -r k; do
+		[ -z "$k" ] || echo "$k" >>$T/kprobe_events || echo "TRACE-META no kprobe $k"
+	done
+	echo 1 >$T/events/kprobes/enable 2>/dev/null || echo "TRACE-META no kprobe events"
+fi
+# TRACE_FUNCS="func ...": also trace these kernel functions (the function tracer).
+if [ -n "${TRACE_FUNCS:-}" ]; then
+	for f in $TRACE_FUNCS; do
+		echo "$f" >>$T/set_ftrace_filter 2>/dev/null || echo "TRACE-META no function $f"
+	done
+	echo function >$T/current_tracer
+fi
 echo 1 >$T/tracing_on
 if [ "$load" = frames ]; then
 	frames run -l "$loops" -p 16667 -w 4000 -d "$secs" >/tmp/frames.out &

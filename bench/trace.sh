@@ -13,7 +13,12 @@
 # bench/run.sh uses for 4 vCPUs). In the environment, TRACE_STACKS="ipi/ipi_send_cpu ..." also
 # records the kernel stack at each of these events (in OUT), and TRACE_BASE_SLICE_NS=N sets
 # EEVDF's base slice (sched/base_slice_ns) first; TRACE_ICOUNT=SHIFT and TRACE_IDLE_POLL=1 boot
-# the guest as bench/run.sh --icount SHIFT / --idle-poll do.
+# the guest as bench/run.sh --icount SHIFT / --idle-poll do. TRACE_EVENTS="irq_vectors/irq_work_entry
+# raw_syscalls/sys_exit ..." records more tracefs events, and TRACE_FUNCS="lapic_next_event ..."
+# traces these kernel functions (the function tracer); both land in OUT for reading by hand
+# (the report reads only its own events), as TRACE_KPROBES="p:NAME FUNC ARG=%di;..." does with
+# kprobe events. TRACE_SCHED_FEATURES="NO_HRTICK ..." sets scheduler
+# features (debugfs sched/features) before the run.
 set -euo pipefail
 [ $# = 5 ] || [ $# = 6 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 build=$1 vcpus=$2 secs=$3 out=$4 spec=$5 load=${6:-hogs}
@@ -38,7 +43,7 @@ emulation=()
 [ -z "${TRACE_ICOUNT:-}" ] || emulation+=(--icount "$TRACE_ICOUNT")
 [ -z "${TRACE_IDLE_POLL:-}" ] || emulation+=(--idle-poll)
 "$build/scx_vmtest" run -t "$topo" "${emulation[@]}" --timeout $((300 + 4 * secs)) "${files[@]}" \
-	-- "TRACE_LOAD=$load TRACE_STACKS='${TRACE_STACKS:-}' TRACE_BASE_SLICE_NS=${TRACE_BASE_SLICE_NS:-} sh /usr/bin/trace-guest.sh $secs $cmd" >"$out" 2>&1 || {
+	-- "TRACE_LOAD=$load TRACE_STACKS='${TRACE_STACKS:-}' TRACE_EVENTS='${TRACE_EVENTS:-}' TRACE_FUNCS='${TRACE_FUNCS:-}' TRACE_KPROBES='${TRACE_KPROBES:-}' TRACE_SCHED_FEATURES='${TRACE_SCHED_FEATURES:-}' TRACE_BASE_SLICE_NS=${TRACE_BASE_SLICE_NS:-} sh /usr/bin/trace-guest.sh $secs $cmd" >"$out" 2>&1 || {
 	echo "the guest run failed: see $out" >&2
 	exit 1
 }

@@ -11,6 +11,10 @@ timer to the moment its thread runs. The trace splits it in two:
 - wake-up to run: sched_waking of the measuring thread to the sched_switch onto it: the
   scheduler's share. For waits over 1 ms it lists what ran on that CPU meanwhile.
 
+A third part follows them: run to user space, the sched_switch onto the thread to its return
+from clock_nanosleep (raw_syscalls/sys_exit, which trace-guest.sh records for that call only).
+It is the kernel's path back to the thread, in which a vCPU may also lose its turn.
+
 Tick lateness (every CPU's scheduler tick, the same measure) shows the emulator's turn-taking
 apart from the measured thread: in single-threaded TCG a vCPU's pending interrupt waits until
 the emulator runs that vCPU, and a busy vCPU keeps its turn until the next timer interrupt of
@@ -71,7 +75,8 @@ def main(path):
             sys.exit(f'{path}: no cyclictest timers in the trace')
         thread = armers.most_common(1)[0][0]
 
-    armed, late, waits = {}, [], []
+    armed, late, waits, to_user = {}, [], [], []
+    switched_in = None  # when the thread was switched in after its last wake-up
     ticks_armed, tick_late = {}, []
     ipis = collections.Counter()
     ran_meanwhile = collections.Counter()
@@ -93,6 +98,9 @@ def main(path):
         elif ev in ('ipi_send_cpu', 'ipi_send_cpumask'):
             site = re.search(r'callsite=([^+\s]+)', args)
             ipis[site.group(1) if site else '?'] += 1
+        elif ev == 'sys_exit' and pid == thread and switched_in is not None:
+            to_user.append((ts - switched_in) * 1e6)
+            switched_in = None
         elif ev == 'sched_waking' and re.search(rf'\bpid={thread}\b', args):
             if pending is None:
                 target = int(re.search(r'target_cpu=(\d+)', args).group(1))
@@ -104,6 +112,7 @@ def main(path):
             if m.group(2) == thread:
                 wait = (ts - pending[0]) * 1e6
                 waits.append(wait)
+                switched_in = ts
                 if wait > 1000:
                     # (what it switched from ran too: often the only one)
                     pending[2][m.group(1)] += 1
@@ -115,6 +124,7 @@ def main(path):
     print(f'measuring thread {thread}')
     print(summary('timer lateness', late))
     print(summary('wake-up to run', waits))
+    print(summary('run to user space', to_user))
     print(summary('tick lateness (all CPUs)', tick_late))
     long_waits = sum(1 for w in waits if w > 1000)
     print(f'waits over 1 ms: {long_waits}; tasks that ran on the CPU during them (waits):',
