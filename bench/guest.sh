@@ -7,7 +7,8 @@
 #
 # WORKLOAD=standard (default) measures every workload below; WORKLOAD=layers measures only the
 # load of scx_layered's issue: 4 hogs in cgroup /batch, 2 in the root cgroup, and cyclictest
-# running as "latcyclic" (the name the config's preempting layer matches).
+# running as "latcyclic" (the name the config's preempting layer matches), its wake-ups traced
+# (wake_trace_* in guest-lib.sh) for the wake-up latency without the timer interrupt's lateness.
 #
 # SPECFILE: one scheduler a line, "LABEL<tab>OPS<tab>COMMAND LINE", OPS being the name
 # /sys/kernel/sched_ext/root/ops must show while it is attached.
@@ -194,12 +195,23 @@ measure_layers() {
 	sleep 1
 	check "before latency under the layers load"
 	c0=$(cpu0_jiffies)
+	wake_trace_start latcyclic
 	[ -z "$why" ] && cyclic lat_layers latcyclic
+	wake_trace_stop
 	c1=$(cpu0_jiffies)
 	check "after latency under the layers load"
 	hogs_stop
 	[ -z "$why" ] || return
 	cyclic_result lat_layers
+	# The wake-up latency proper, without the timer interrupt's lateness (bench-lib.sh).
+	r=$(wake_trace_result)
+	for kv in $r; do
+		case $kv in
+		samples=*) ;;
+		*) emit "lat_layers_${kv%%=*}" "${kv#*=}" ;;
+		esac
+	done
+	[ -n "$r" ] || echo "BENCH-NOTE $label round $round: no traced wake-ups of latcyclic"
 	# Not a figure of merit: how much CPU 0, where cyclictest's measuring thread runs, sat idle
 	# (a traced run had slow wake-ups on an idle CPU 0; the rounds' averages did not follow it:
 	# bench/README.md, "Twenty rounds, two boots, and CPU 0").

@@ -113,6 +113,24 @@ class Summary(unittest.TestCase):
         table = "\n".join(report.layers_table(run | {"schedulers": [base, mine]}, base))
         self.assertIn("0.42 (0.50–0.50)", table)
 
+    def test_the_layers_table_has_each_latency_in_its_own_column(self):
+        lines = ["BENCH-META kernel=7.3 vcpus=4 workload=layers"]
+        for r in range(1, 5):
+            lines.append(f"BENCH eevdf {r} lat_layers_avg_us 400")
+            lines.append(f"BENCH eevdf {r} lat_layers_run_avg_us 100")
+            lines.append(f"BENCH sched {r} lat_layers_avg_us 600")
+            lines.append(f"BENCH sched {r} lat_layers_run_avg_us 10")
+        path = raw_log(lines)
+        run = report.parse_raw(path)
+        os.unlink(path)
+        base, mine = report.summarise(run)
+        row = next(line for line in report.layers_table(run | {"schedulers": [base, mine]}, base)
+                   if line.startswith("| `sched`"))
+        # cyclictest avg, p99 (not measured), wake-up to run avg, p99, to user avg, p99, rounds
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        self.assertEqual(cells, ["1.50 (1.50–1.50)", "n/a", "0.10 (0.10–0.10)", "n/a", "n/a",
+                                 "n/a", "4/4"])
+
 
 if __name__ == "__main__":
     unittest.main()
