@@ -213,8 +213,8 @@ measure_layers() {
 	done
 	[ -n "$r" ] || echo "BENCH-NOTE $label round $round: no traced wake-ups of latcyclic"
 	# Not a figure of merit: how much CPU 0, where cyclictest's measuring thread runs, sat idle
-	# (a traced run had slow wake-ups on an idle CPU 0; the rounds' averages did not follow it:
-	# bench/README.md, "Twenty rounds, two boots, and CPU 0").
+	# (the rounds' wake-up-to-run averages follow it, their cyclictest averages do not:
+	# bench/README.md, "Timer lateness is the emulator's").
 	emit lat_layers_cpu0_idle_pct "$(echo "$c0 $c1" |
 		awk '{ t = $4 - $2; printf "%.1f", (t > 0 ? 100 * ($3 - $1) / t : 0) }')"
 	step lat_layers

@@ -12,8 +12,8 @@
 # TRACE_SCHED_FEATURES sets scheduler features first (debugfs sched/features: NO_HRTICK, ...).
 #
 #   [TRACE_LOAD=hogs|layers|frames] [TRACE_STACKS=EVENTS] [TRACE_EVENTS=EVENTS] \
-#       [TRACE_FUNCS=FUNCTIONS] [TRACE_KPROBES=PROBES] [TRACE_SCHED_FEATURES=FEATURES] [TRACE_BASE_SLICE_NS=N] \
-#       trace-guest.sh SECS eevdf|COMMAND...
+#       [TRACE_FUNCS=FUNCTIONS] [TRACE_KPROBES=PROBES] [TRACE_SCHED_FEATURES=FEATURES] \
+#       [TRACE_BASE_SLICE_NS=N] trace-guest.sh SECS eevdf|COMMAND...
 secs=$1
 shift
 # shellcheck source=guest-lib.sh

@@ -10,17 +10,18 @@
 # guest as /etc/bench-layers.json), or "frames": the benchmark's 60 Hz frame task in place of
 # cyclictest, beside 2 hogs per vCPU. OUT gets the guest's whole output (the raw trace); the
 # report goes to stdout. VCPUS may also be a topology (sockets=2,cores=2,threads=1,nodes=2, as
-# bench/run.sh uses for 4 vCPUs). In the environment, TRACE_STACKS="ipi/ipi_send_cpu ..." also
-# records the kernel stack at each of these events (in OUT), and TRACE_BASE_SLICE_NS=N sets
-# EEVDF's base slice (sched/base_slice_ns) first; TRACE_ICOUNT=SHIFT and TRACE_IDLE_POLL=1 boot
-# the guest as bench/run.sh --icount SHIFT / --idle-poll do. TRACE_EVENTS="irq_vectors/irq_work_entry
-# raw_syscalls/sys_exit ..." records more tracefs events, and TRACE_FUNCS="lapic_next_event ..."
-# traces these kernel functions (the function tracer); both land in OUT for reading by hand
-# (the report reads only its own events), as TRACE_KPROBES="p:NAME FUNC ARG=%di;..." does with
-# kprobe events. TRACE_SCHED_FEATURES="NO_HRTICK ..." sets scheduler
-# features (debugfs sched/features) before the run.
+# bench/run.sh uses for 4 vCPUs). In the environment:
+# - TRACE_STACKS="ipi/ipi_send_cpu ..." also records the kernel stack at each of these events;
+# - TRACE_EVENTS="irq_vectors/irq_work_entry ..." records more tracefs events, TRACE_FUNCS=
+#   "lapic_next_event ..." kernel functions (the function tracer) and TRACE_KPROBES=
+#   "p:NAME FUNC ARG=%di;..." kprobe events (all in OUT, for reading by hand: the report reads
+#   only its own events);
+# - TRACE_BASE_SLICE_NS=N sets EEVDF's base slice (sched/base_slice_ns) and
+#   TRACE_SCHED_FEATURES="NO_HRTICK ..." scheduler features (debugfs sched/features) first;
+# - TRACE_ICOUNT=SHIFT and TRACE_IDLE_POLL=1 boot the guest as bench/run.sh --icount SHIFT /
+#   --idle-poll do.
 set -euo pipefail
-[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# = 5 ] || [ $# = 6 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 build=$1 vcpus=$2 secs=$3 out=$4 spec=$5 load=${6:-hogs}
 case $load in hogs | layers | frames) ;; *) echo "unknown load $load (hogs, layers or frames)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
