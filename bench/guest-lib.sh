@@ -58,15 +58,24 @@ hogs_spawn() {
 # timer interrupt's lateness, under the emulator the vCPUs' turn-taking (bench/README.md,
 # "Timer lateness is the emulator's").
 TRACEFS=/sys/kernel/tracing
-wake_trace_start() {
+tracefs_mount() {
 	grep -q " $TRACEFS tracefs" /proc/mounts || mount -t tracefs none $TRACEFS
+}
+# nanosleep_exits [COMM]: raw_syscalls/sys_exit records only returns from clock_nanosleep
+# (x86-64 syscall 230), of tasks named COMM if given (where the kernel filters on comm).
+nanosleep_exits() {
+	f=$TRACEFS/events/raw_syscalls/sys_exit/filter
+	{ [ -n "${1:-}" ] && echo "id == 230 && comm == \"$1\"" >$f 2>/dev/null; } ||
+		echo "id == 230" >$f
+}
+wake_trace_start() {
+	tracefs_mount
 	echo 0 >$TRACEFS/tracing_on
 	echo >$TRACEFS/trace
 	echo 4096 >$TRACEFS/buffer_size_kb
 	echo "comm == \"$1\"" >$TRACEFS/events/sched/sched_waking/filter
 	echo "next_comm == \"$1\"" >$TRACEFS/events/sched/sched_switch/filter
-	echo "id == 230 && comm == \"$1\"" >$TRACEFS/events/raw_syscalls/sys_exit/filter 2>/dev/null ||
-		echo "id == 230" >$TRACEFS/events/raw_syscalls/sys_exit/filter
+	nanosleep_exits "$1"
 	for e in sched/sched_waking sched/sched_switch raw_syscalls/sys_exit; do
 		echo 1 >$TRACEFS/events/$e/enable
 	done

@@ -258,11 +258,10 @@ def run_footer(run):
     return lines + [""]
 
 
-LAYERS_COLUMNS = (("lat_layers_avg_us", "cyclictest avg"), ("lat_layers_p99_us", "cyclictest p99"),
-                  ("lat_layers_run_avg_us", "wake-up to run avg"),
-                  ("lat_layers_run_p99_us", "wake-up to run p99"),
-                  ("lat_layers_user_avg_us", "wake-up to user avg"),
-                  ("lat_layers_user_p99_us", "wake-up to user p99"))
+# The layers table's columns: METRICS' titles without the workload, which the table names.
+LAYERS_COLUMNS = tuple((m, METRICS[m][0].removesuffix(", layers load")) for m in (
+    "lat_layers_avg_us", "lat_layers_p99_us", "lat_layers_run_avg_us", "lat_layers_run_p99_us",
+    "lat_layers_user_avg_us", "lat_layers_user_p99_us"))
 
 
 def layers_table(run, base):
@@ -276,9 +275,9 @@ def layers_table(run, base):
     lines += run_footer(run)
     lines += ["| scheduler | per round | values |", "|---|---|---|"]
     for s in run["schedulers"]:
-        for m, title in LAYERS_COLUMNS + (("lat_layers_cpu0_idle_pct", "CPU 0 idle"),):
+        for m, title in LAYERS_COLUMNS + (("lat_layers_cpu0_idle_pct", "CPU 0 idle %"),):
             if s["rounds"].get(m):
-                unit = " %" if m.endswith("_pct") else " (µs)"
+                unit = "" if m.endswith("_pct") else " (µs)"
                 lines.append(f"| {sched_name(s)} | {title}{unit} | "
                              + " ".join(f"{v:.0f}" for v in s["rounds"][m]) + " |")
     lines.append("")

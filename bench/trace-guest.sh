@@ -18,8 +18,8 @@ secs=$1
 shift
 # shellcheck source=guest-lib.sh
 . /usr/bin/bench-lib.sh
-T=/sys/kernel/tracing
-grep -q " $T tracefs" /proc/mounts || mount -t tracefs none $T
+T=$TRACEFS
+tracefs_mount
 # EEVDF's base slice (debugfs), to see what slice length alone does to the same load.
 if [ -n "${TRACE_BASE_SLICE_NS:-}" ]; then
 	echo "$TRACE_BASE_SLICE_NS" >/sys/kernel/debug/sched/base_slice_ns
@@ -65,9 +65,8 @@ for e in sched/sched_switch sched/sched_waking timer/hrtimer_start timer/hrtimer
 	ipi/ipi_send_cpu ipi/ipi_send_cpumask ${TRACE_EVENTS:-}; do
 	echo 1 >"$T/events/$e/enable" 2>/dev/null || echo "TRACE-META no event $e"
 done
-# The measuring thread's return from clock_nanosleep (x86-64 syscall 230) ends its wake-up.
-echo 'id == 230' >$T/events/raw_syscalls/sys_exit/filter 2>/dev/null &&
-	echo 1 >$T/events/raw_syscalls/sys_exit/enable 2>/dev/null ||
+# The measuring thread's return from clock_nanosleep ends its wake-up (bench-lib.sh).
+{ nanosleep_exits 2>/dev/null && echo 1 >$T/events/raw_syscalls/sys_exit/enable 2>/dev/null; } ||
 	echo "TRACE-META no event raw_syscalls/sys_exit"
 # TRACE_STACKS="ipi/ipi_send_cpu ...": also record the kernel stack at each of these events.
 for e in ${TRACE_STACKS:-}; do
