@@ -34,6 +34,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/masks.bpf.h"),
     ),
     (
+        "include/scx/llc_topo.bpf.h",
+        include_bytes!("../bpf/include/scx/llc_topo.bpf.h"),
+    ),
+    (
         "include/scx/vtime.bpf.h",
         include_bytes!("../bpf/include/scx/vtime.bpf.h"),
     ),

@@ -32,6 +32,7 @@ mod exit_info;
 mod headers;
 mod kernel_btf;
 mod kernel_enums;
+mod llc_tables;
 mod logging;
 mod ops;
 mod run_loop;
@@ -48,6 +49,7 @@ pub use exit_info::{ExitInfo, ExitKind, ECODE_ACT_RESTART, ECODE_RSN_HOTPLUG, UE
 pub use headers::{extract_bpf_headers, BPF_HEADERS};
 pub use kernel_btf::KernelBtf;
 pub use kernel_enums::{EnqFlag, KickFlag, OpsFlag};
+pub use llc_tables::{LlcSpan, LlcTables};
 pub use logging::{init_libbpf_logging, init_logging};
 pub use ops::{attach_ops, preflight, prepare_ops, OpsOptions};
 pub use run_loop::{exit_on_error, RunLoop, Scheduler};

@@ -2,7 +2,8 @@
 //! compaction.
 //!
 //! The policy (criticality, deadlines, slices, preemption, placement) is in `bpf/main.bpf.c`.
-//! This side turns the topology into the BPF side's tables (`layout.rs`), loads and attaches
+//! This side turns the topology into the BPF side's tables (`layout.rs`, on scx_utils'
+//! `LlcTables`), loads and attaches
 //! it, and every 100 ms measures utilisation and picks the active core set and frequency policy
 //! for the chosen mode (`compact.rs`), then serves the stats (`stats.rs`).
 
@@ -22,7 +23,7 @@ use libbpf_rs::OpenObject;
 use libbpf_rs::{MapCore, MapFlags};
 use log::info;
 use scx_topology::Topology;
-use scx_utils::{EnqFlag, KernelBtf, OpsFlag, OpsOptions, RunLoop, Scheduler};
+use scx_utils::{EnqFlag, KernelBtf, LlcTables, OpsFlag, OpsOptions, RunLoop, Scheduler};
 use stats::{CpuTimes, LavdStats};
 use std::mem::MaybeUninit;
 use std::time::Duration;
@@ -137,14 +138,7 @@ impl Scheduler for Lavd {
             .rodata_data
             .as_deref_mut()
             .expect("the BPF side has read-only data");
-        ro.nr_llcs = layout.llcs.len() as u32;
-        ro.nr_cpu_ids = layout.nr_cpu_ids as u32;
-        ro.nr_cores = layout.nr_cores as u32;
-        ro.nr_online_cpus = layout
-            .core_order
-            .iter()
-            .map(|c| c.cpus.len())
-            .sum::<usize>() as u32;
+        scx_utils::fill_llc_tables!(ro, &layout.tables);
         ro.slice_max_ns = self.opts.slice_max_us * 1000;
         ro.target_latency_ns = self.opts.target_latency_us.min(self.opts.slice_max_us) * 1000;
         ro.slice_min_ns = self
@@ -159,18 +153,6 @@ impl Scheduler for Lavd {
         ro.preempt_min_run_ns = self.opts.preempt_min_run_us * 1000;
         // The kernel's own value for SCX_ENQ_PREEMPT (enum values are not ABI).
         ro.enq_preempt_flag = EnqFlag::Preempt.value_in(&KernelBtf::load()?).unwrap_or(0);
-        let mut at = 0;
-        for (i, l) in layout.llcs.iter().enumerate() {
-            ro.llc_cpu_start[i] = at as u32;
-            ro.llc_nr_cpus[i] = l.cpus.weight() as u32;
-            ro.llc_node[i] = l.node;
-            for cpu in l.cpus.iter() {
-                ro.llc_cpus[at] = cpu as u32;
-                at += 1;
-            }
-        }
-        ro.cpu_llc[..layout.nr_cpu_ids].copy_from_slice(&layout.cpu_llc);
-        ro.cpu_core[..layout.nr_cpu_ids].copy_from_slice(&layout.cpu_core);
         self.planner = Some(Planner::new(self.opts.mode(), layout.core_order.clone()));
         self.nr_online = layout.core_order.iter().map(|c| c.cpus.len()).sum();
         self.layout = Some(layout);
@@ -181,11 +163,11 @@ impl Scheduler for Lavd {
         let layout = self.layout.as_ref().expect("open ran before attach");
         info!(
             "scx_lavd: attached: {} LLC(s) over {} online CPU(s), mode {}",
-            layout.llcs.len(),
+            layout.tables.llcs.len(),
             topo.online_cpus().weight(),
             self.opts.mode().name()
         );
-        self.last_times = read_cpu_times(layout.nr_cpu_ids);
+        self.last_times = read_cpu_times(layout.tables.nr_cpu_ids);
         self.last_active.clear();
         Ok(())
     }
@@ -193,14 +175,14 @@ impl Scheduler for Lavd {
     fn tick(&mut self, skel: &mut BpfSkel<'_>) -> Result<LavdStats> {
         let layout = self.layout.as_ref().expect("open ran before tick");
         let planner = self.planner.as_mut().expect("open ran before tick");
-        let now = read_cpu_times(layout.nr_cpu_ids);
+        let now = read_cpu_times(layout.tables.nr_cpu_ids);
         let busy = now.busy_since(&self.last_times);
         self.last_times = now;
         let util: f64 = busy
             .iter()
             .zip(&layout.cpu_cap)
             .enumerate()
-            .filter(|(cpu, _)| layout.cpu_llc[*cpu] != layout::NO_LLC)
+            .filter(|(cpu, _)| layout.tables.cpu_llc[*cpu] != LlcTables::NO_LLC)
             .map(|(_, (b, c))| b * c)
             .sum();
         let expanded = take_expanded(skel)?;

@@ -1,28 +1,25 @@
 //! scx_rusty: a sched_ext scheduler with one deadline-ordered queue per LLC domain.
 //!
 //! The policy (placement, ordering, stealing) is in `bpf/main.bpf.c`; this side discovers the
-//! topology, turns it into domains (`domains.rs`), loads and attaches the BPF side, prints stats
-//! (`stats.rs`, `pelt.rs`) and reports why the scheduler ended. User-space load balancing between
-//! domains will build on `domains.rs`, the per-domain load the BPF side already accumulates and
-//! the PELT signals it keeps for every task and CPU.
+//! topology and turns it into domains, one per LLC (scx_utils' [`LlcTables`], which
+//! `scx/llc_topo.bpf.h` reads), loads and attaches the BPF side, balances load between domains
+//! (`balance.rs`), prints stats (`stats.rs`, `pelt.rs`) and reports why the scheduler ended.
 
 scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
 scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
 mod balance;
-mod domains;
 mod pelt;
 mod stats;
 
 use anyhow::{Context, Result};
 use bpf_skel::{BpfSkel, BpfSkelBuilder, OpenBpfSkel};
 use clap::{CommandFactory, Parser};
-use domains::Domains;
 use libbpf_rs::skel::SkelBuilder;
 use libbpf_rs::OpenObject;
 use libbpf_rs::{MapCore, MapFlags};
 use log::info;
 use scx_topology::Topology;
-use scx_utils::{EnqFlag, KernelBtf, OpsFlag, OpsOptions, RunLoop, Scheduler};
+use scx_utils::{EnqFlag, KernelBtf, LlcTables, OpsFlag, OpsOptions, RunLoop, Scheduler};
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
@@ -88,7 +85,8 @@ struct Opts {
 struct Rusty {
     opts: Opts,
     comms: Vec<[u8; pelt::COMM_LEN]>,
-    doms: Option<Domains>,
+    /// The domains: domain d is LLC d of these tables.
+    doms: Option<LlcTables>,
     /// The snapshot the load figures are computed against (at most a second old).
     last: (Instant, stats::Snapshot),
     /// The latest per-domain load figures, refreshed every second.
@@ -114,7 +112,7 @@ impl Scheduler for Rusty {
         topo: &Topology,
         object: &'obj mut MaybeUninit<OpenObject>,
     ) -> Result<OpenBpfSkel<'obj>> {
-        let doms = Domains::from_topology(topo)?;
+        let doms = LlcTables::from_topology(topo, "scx_rusty")?;
         let mut skel = BpfSkelBuilder::default()
             .open(object)
             .context("opening the BPF object")?;
@@ -123,9 +121,7 @@ impl Scheduler for Rusty {
             .rodata_data
             .as_deref_mut()
             .expect("the BPF side has read-only data");
-        ro.nr_doms = doms.doms.len() as u32;
-        ro.nr_cpu_ids = doms.nr_cpu_ids as u32;
-        ro.nr_cores = doms.nr_cores as u32;
+        scx_utils::fill_llc_tables!(ro, &doms);
         ro.slice_ns = self.opts.slice_us * 1000;
         ro.target_latency_ns = self.opts.target_latency_us * 1000;
         ro.min_slice_ns = self.opts.min_slice_us.min(self.opts.slice_us) * 1000;
@@ -135,20 +131,6 @@ impl Scheduler for Rusty {
         ro.scx_own_tgid = std::process::id();
         // The kernel's own value for SCX_ENQ_PREEMPT (enum values are not ABI).
         ro.enq_preempt_flag = EnqFlag::Preempt.value_in(&KernelBtf::load()?).unwrap_or(0);
-        let mut at = 0;
-        for (i, d) in doms.doms.iter().enumerate() {
-            ro.dom_cpu_start[i] = at as u32;
-            ro.dom_nr_cpus[i] = d.cpus.weight() as u32;
-            for cpu in d.cpus.iter() {
-                ro.dom_cpus[at] = cpu as u32;
-                at += 1;
-            }
-        }
-        ro.cpu_dom[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_dom);
-        ro.cpu_core[..doms.nr_cpu_ids].copy_from_slice(&doms.cpu_core);
-        for (i, d) in doms.doms.iter().enumerate() {
-            ro.dom_node[i] = d.node;
-        }
         ro.nr_track_comms = self.comms.len() as u32;
         for (slot, name) in ro.track_comms.iter_mut().zip(&self.comms) {
             for (d, s) in slot.iter_mut().zip(name) {
@@ -163,11 +145,11 @@ impl Scheduler for Rusty {
         let doms = self.doms.as_ref().expect("open ran before attach");
         info!(
             "scx_rusty: attached: {} domain(s) over {} online CPU(s), slice {} us",
-            doms.doms.len(),
+            doms.llcs.len(),
             topo.online_cpus().weight(),
             self.opts.slice_us
         );
-        for (i, d) in doms.doms.iter().enumerate() {
+        for (i, d) in doms.llcs.iter().enumerate() {
             info!(
                 "scx_rusty: dom{i}: node {} cpus {}",
                 d.node,
@@ -182,8 +164,8 @@ impl Scheduler for Rusty {
 
     fn tick(&mut self, skel: &mut BpfSkel<'_>) -> Result<stats::RustyStats> {
         let doms = self.doms.as_ref().expect("open ran before tick");
-        let now = stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.doms.len())?;
-        let dom_cpus: Vec<usize> = doms.doms.iter().map(|d| d.cpus.weight()).collect();
+        let now = stats::Snapshot::read(&skel.maps.stats, &skel.maps.dom_ctxs, doms.llcs.len())?;
+        let dom_cpus: Vec<usize> = doms.llcs.iter().map(|d| d.cpus.weight()).collect();
         let elapsed = self.last.0.elapsed().as_secs_f64();
         let mut out = now.stats(&self.last.1, elapsed, &dom_cpus);
         if elapsed >= 1.0 || self.dom_load_pct.is_empty() {
@@ -191,7 +173,7 @@ impl Scheduler for Rusty {
             self.last = (Instant::now(), now);
         }
         out.dom_load_pct = self.dom_load_pct.clone();
-        out.dom_util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_dom, doms.doms.len())?;
+        out.dom_util = pelt::dom_util(&skel.maps.scx_pelt_cpu_map, &doms.cpu_llc, doms.llcs.len())?;
         out.dom_overloaded = self.tune(skel, &out.dom_util, &dom_cpus)?;
 
         if self.opts.balance_interval > 0.0 && Instant::now() >= self.next_balance {
@@ -249,7 +231,7 @@ impl Rusty {
     fn balance(&mut self, skel: &mut BpfSkel<'_>) -> Result<()> {
         let doms = self.doms.as_ref().expect("open ran before balance");
         let infos: Vec<balance::DomInfo> = doms
-            .doms
+            .llcs
             .iter()
             .map(|d| balance::DomInfo {
                 nr_cpus: d.cpus.weight(),

@@ -14,8 +14,6 @@ enum lavd_consts {
 	MAX_CPUS = 512,
 	MAX_CPU_WORDS = MAX_CPUS / 64,
 	MAX_LLCS = 64,
-	MAX_NODES = 64,
-	MAX_CORES = 512,
 };
 
 /* Counters the BPF side keeps per CPU; user space sums them. */

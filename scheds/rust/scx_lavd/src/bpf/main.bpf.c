@@ -65,7 +65,7 @@
  * for the maximum in performance mode.
  */
 #include <scx/common.bpf.h>
-#include <scx/masks.bpf.h>
+#include <scx/llc_topo.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/wakefreq.bpf.h>
 #include <scx/vtime.bpf.h>
@@ -73,11 +73,13 @@
 
 char _license[] SEC("license") = "GPL";
 
-/* Filled by user space from scx_topology before load. */
-const volatile u32 nr_llcs = 1;
-const volatile u32 nr_cpu_ids = 1;
-const volatile u32 nr_cores = 1;
-const volatile u32 nr_online_cpus = 1;
+/* The topology is in scx/llc_topo.bpf.h's tables, which user space fills before load. */
+_Static_assert(MAX_LLCS == SCX_TOPO_MAX_LLCS && MAX_CPUS == SCX_TOPO_MAX_CPUS,
+	       "intf.h's limits are scx/llc_topo.bpf.h's");
+_Static_assert(STAT_IDLE_CORE - STAT_IDLE_PREV == SCX_IDLE_CORE &&
+		   STAT_IDLE_LLC - STAT_IDLE_PREV == SCX_IDLE_LLC &&
+		   STAT_IDLE_NODE - STAT_IDLE_PREV == SCX_IDLE_NODE,
+	       "the idle counters follow enum scx_idle_where");
 /* Slices: the maximum (nobody waits), the target latency shared under contention, the floor. */
 const volatile u64 slice_max_ns = 20ULL * 1000 * 1000;
 const volatile u64 target_latency_ns = 10ULL * 1000 * 1000;
@@ -91,14 +93,6 @@ const volatile u64 preempt_min_run_ns = 500ULL * 1000;
 const volatile u64 lc_unit_ns = 250ULL * 1000;
 /* The kernel's SCX_ENQ_PREEMPT, from its BTF (0: none; no preemption). */
 const volatile u64 enq_preempt_flag;
-/* Per CPU: its LLC (MAX_LLCS when unused), core index; per LLC: its node. */
-const volatile u32 cpu_llc[MAX_CPUS];
-const volatile u32 cpu_core[MAX_CPUS];
-const volatile u32 llc_node[MAX_LLCS];
-/* The CPUs of LLC l are llc_cpus[llc_cpu_start[l] .. llc_cpu_start[l] + llc_nr_cpus[l]]. */
-const volatile u32 llc_cpus[MAX_CPUS];
-const volatile u32 llc_cpu_start[MAX_LLCS];
-const volatile u32 llc_nr_cpus[MAX_LLCS];
 
 /*
  * Criticality scale: each unit of lc moves the deadline earlier by lc_unit_ns, up to LC_MAX
@@ -120,13 +114,8 @@ const volatile u32 llc_nr_cpus[MAX_LLCS];
 
 SCX_UEI_DEFINE();
 
-SCX_MASK_ARRAY(llc_masks, MAX_LLCS);
-SCX_MASK_ARRAY(node_masks, MAX_NODES);
-SCX_MASK_ARRAY(core_masks, MAX_CORES);
 /* The active set as the BPF side applies it (user space's choice plus its own expansions). */
 SCX_MASK_ARRAY(active_mask, 1);
-
-SCX_SCRATCH_MASK(scratch_mask);
 
 /* User space's decisions (struct lavd_ctl), one entry. */
 struct {
@@ -228,43 +217,6 @@ static u64 pinned_dsq(s32 cpu)
 	return PINNED_DSQ_BASE + (u32)cpu;
 }
 
-/* Table lookups with the bounds check next to the access, for the verifier. */
-static u32 llc_of_cpu(s32 cpu)
-{
-	u32 c = cpu;
-
-	barrier_var(c);
-	if (c >= MAX_CPUS)
-		return MAX_LLCS;
-	return cpu_llc[c];
-}
-
-static u32 core_of_cpu(s32 cpu)
-{
-	u32 c = cpu;
-
-	barrier_var(c);
-	if (c >= MAX_CPUS)
-		return 0;
-	return cpu_core[c];
-}
-
-static u32 node_of_llc(u32 llc)
-{
-	barrier_var(llc);
-	if (llc >= MAX_LLCS)
-		return 0;
-	return llc_node[llc];
-}
-
-static u32 llc_cpu_count(u32 llc)
-{
-	barrier_var(llc);
-	if (llc >= MAX_LLCS)
-		return 1;
-	return llc_nr_cpus[llc] ?: 1;
-}
-
 static struct llc_ctx *llc_ctx(u32 llc)
 {
 	return bpf_map_lookup_elem(&llc_ctxs, &llc);
@@ -313,7 +265,7 @@ static void refresh_active(void)
 	m = scx_mask_of(&active_mask, 0);
 	if (!m)
 		return;
-	bpf_for(i, 0, nr_cpu_ids)
+	bpf_for(i, 0, scx_topo_nr_cpu_ids)
 	{
 		u32 w = (i / 64) & (MAX_CPU_WORDS - 1);
 
@@ -358,35 +310,23 @@ static void expand_to(s32 cpu)
 }
 
 /*
- * An idle CPU among @level's CPUs that @p may use, or -1; with @active_only and compaction on,
- * among the active ones only. The idle bit is cleared (claimed) when one is found.
+ * What placement may use while compaction is on: the active CPUs (NULL when it is off, or the
+ * mask is missing: every CPU). The filter of scx_pick_idle_in() and scx_pick_idle_near().
  */
-static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags,
-			bool active_only)
+static struct bpf_cpumask *active_filter(void)
 {
-	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
-	struct bpf_cpumask *act;
-
-	if (!tmp || !level)
-		return -1;
-	bpf_cpumask_and(tmp, cast_mask(level), p->cpus_ptr);
-	if (active_only && compacting()) {
-		act = scx_mask_of(&active_mask, 0);
-		if (act)
-			bpf_cpumask_and(tmp, cast_mask(tmp), cast_mask(act));
-	}
-	return scx_bpf_pick_idle_cpu(cast_mask(tmp), flags);
+	return compacting() ? scx_mask_of(&active_mask, 0) : NULL;
 }
 
 /* How many CPUs of @llc are active (all of them without compaction). */
 static u32 llc_active_cpus(u32 llc)
 {
-	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
-	struct bpf_cpumask *lm = scx_mask_of(&llc_masks, llc);
+	struct bpf_cpumask *tmp = scx_mask_of(&scx_topo_scratch, 0);
+	struct bpf_cpumask *lm = scx_llc_mask(llc);
 	struct bpf_cpumask *act = scx_mask_of(&active_mask, 0);
 
 	if (!compacting() || !tmp || !lm || !act)
-		return llc_cpu_count(llc);
+		return scx_llc_nr_cpus(llc);
 	bpf_cpumask_and(tmp, cast_mask(lm), cast_mask(act));
 	return bpf_cpumask_weight(cast_mask(tmp));
 }
@@ -434,7 +374,7 @@ static u64 slice_for(u32 llc, u64 queued)
 
 	if (!queued)
 		return slice_max_ns;
-	nr_cpus = llc_cpu_count(llc);
+	nr_cpus = scx_llc_nr_cpus(llc);
 	slice = target_latency_ns * nr_cpus / (nr_cpus + queued);
 	return scx_clamp(slice, slice_min_ns, target_latency_ns);
 }
@@ -447,7 +387,7 @@ static u64 llc_slice(u32 llc)
 /* The slice on @cpu: its own pinned queue counts too. */
 static u64 cpu_slice(s32 cpu)
 {
-	u32 llc = llc_of_cpu(cpu);
+	u32 llc = scx_llc_of_cpu(cpu);
 	u64 queued = llc < MAX_LLCS ? scx_bpf_dsq_nr_queued(llc) : 0;
 
 	return slice_for(llc, queued + scx_bpf_dsq_nr_queued(pinned_dsq(cpu)));
@@ -613,20 +553,6 @@ static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now, s32 waker_
 	       tctx->burst.avg * 4 <= r->avg_burst;
 }
 
-/* A random CPU of @llc, or -1. */
-static s32 random_cpu_of(u32 llc)
-{
-	u32 start, n;
-
-	if (llc >= MAX_LLCS)
-		return -1;
-	start = llc_cpu_start[llc];
-	n = llc_nr_cpus[llc];
-	if (!n || start >= MAX_CPUS)
-		return -1;
-	return llc_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
-}
-
 /*
  * The CPU to preempt for @p, or -1: among @prev_cpu and two random CPUs of @llc that @p may
  * use and that are active, those worth preempting; the latest deadline wins. The winner's recorded
@@ -643,9 +569,9 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 	if (!preemption_possible())
 		return -1;
 	waker_cpu = scx_task_waker_cpu();
-	cands[0] = llc_of_cpu(prev_cpu) == llc ? prev_cpu : -1;
-	cands[1] = random_cpu_of(llc);
-	cands[2] = random_cpu_of(llc);
+	cands[0] = scx_llc_of_cpu(prev_cpu) == llc ? prev_cpu : -1;
+	cands[1] = scx_llc_random_cpu(llc);
+	cands[2] = scx_llc_random_cpu(llc);
 	for (i = 0; i < 3; i++) {
 		s32 cpu = cands[i];
 
@@ -678,54 +604,27 @@ static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cp
 static void preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags)
 {
 	stat_inc(STAT_PREEMPT);
-	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc_of_cpu(cpu)),
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, scx_llc_of_cpu(cpu)),
 		       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 }
 
 s32 BPF_STRUCT_OPS(lavd_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	u32 llc = llc_of_cpu(prev_cpu);
+	u32 llc = scx_llc_of_cpu(prev_cpu), where;
 	s32 cpu;
 
 	if (tctx && tctx->llc < MAX_LLCS)
 		llc = tctx->llc;
-	if (llc_of_cpu(prev_cpu) == llc && cpu_active(prev_cpu) &&
-	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
-	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		stat_inc(STAT_IDLE_PREV);
-		cpu = prev_cpu;
-		goto found;
-	}
-	/* With one CPU there is nowhere else to look (and every wake-up pays for looking). */
-	if (llc >= MAX_LLCS || p->nr_cpus_allowed == 1 || nr_online_cpus == 1)
-		return prev_cpu;
-	if (llc_of_cpu(prev_cpu) == llc) {
-		cpu = pick_idle_in(p, scx_mask_of(&core_masks, core_of_cpu(prev_cpu)), 0, true);
-		if (cpu >= 0) {
-			stat_inc(STAT_IDLE_CORE);
-			goto found;
-		}
-	}
-	cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), SCX_PICK_IDLE_CORE, true);
+	cpu = scx_pick_idle_near(p, prev_cpu, llc, active_filter(), &where);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, true);
-	if (cpu >= 0) {
-		stat_inc(STAT_IDLE_LLC);
-		goto found;
-	}
-	cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_llc(llc)), 0, true);
-	if (cpu >= 0) {
-		stat_inc(STAT_IDLE_NODE);
-		goto found;
-	}
-	return prev_cpu;
-found:
+		return prev_cpu;
+	stat_inc(STAT_IDLE_PREV + where);
 	if (tctx) {
-		place_vtime(tctx, true, llc_of_cpu(cpu), -1);
+		place_vtime(tctx, true, scx_llc_of_cpu(cpu), -1);
 		tctx->deadline = task_deadline(p, tctx);
 	}
-	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, tctx, llc_of_cpu(cpu)), 0);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, tctx, scx_llc_of_cpu(cpu)), 0);
 	return cpu;
 }
 
@@ -742,7 +641,7 @@ found:
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
 {
-	u32 llc = llc_of_cpu(cpu);
+	u32 llc = scx_llc_of_cpu(cpu);
 
 	stat_inc(STAT_PINNED);
 	/*
@@ -781,26 +680,19 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
  */
 static s32 pick_idle_ordered(struct task_struct *p, u32 llc)
 {
-	u32 start, n, i;
+	u32 i;
 
 	if (llc >= MAX_LLCS)
 		return -1;
-	start = llc_cpu_start[llc];
-	n = llc_nr_cpus[llc];
-	bpf_for(i, 0, n)
+	bpf_for(i, 0, scx_topo_llc_nr_cpus[llc])
 	{
-		s32 cpu = llc_cpus[(start + i) & (MAX_CPUS - 1)];
+		s32 cpu = scx_llc_cpu(llc, i);
 
-		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(cpu))
+		if (cpu >= 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+		    scx_bpf_test_and_clear_cpu_idle(cpu))
 			return cpu;
 	}
 	return -1;
-}
-
-/* Whether @p may run on some CPU of @llc. */
-static bool llc_allows(struct task_struct *p, u32 llc)
-{
-	return scx_mask_allows(&llc_masks, llc, nr_llcs, p);
 }
 
 /* Whether enough work waits in @llc for compaction to use an inactive CPU (see expand_for). */
@@ -825,9 +717,9 @@ static s32 expand_for(struct task_struct *p, u32 llc)
 		return -1;
 	cpu = pick_idle_ordered(p, llc);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, false);
+		cpu = scx_pick_idle_in(p, scx_llc_mask(llc), 0, NULL);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_llc(llc)), 0, false);
+		cpu = scx_pick_idle_in(p, scx_node_mask(scx_node_of_llc(llc)), 0, NULL);
 	if (cpu >= 0)
 		expand_to(cpu);
 	return cpu;
@@ -849,8 +741,8 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	 * kernel moved it to. Queued there, no CPU of the LLC could take it, and the others steal
 	 * only when idle: under load it would wait until the watchdog fired.
 	 */
-	if (tctx->llc >= MAX_LLCS || !llc_allows(p, tctx->llc))
-		set_llc(tctx, llc_of_cpu(prev_cpu));
+	if (tctx->llc >= MAX_LLCS || !scx_llc_allows(p, tctx->llc))
+		set_llc(tctx, scx_llc_of_cpu(prev_cpu));
 	llc = tctx->llc;
 	if (llc >= MAX_LLCS) {
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
@@ -871,7 +763,9 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 	 * A CPU may have gone idle since select_cpu looked (or select_cpu was not called).
 	 * Inserting on a remote local queue wakes that CPU without a kick.
 	 */
-	cpu = nr_online_cpus > 1 ? pick_idle_in(p, scx_mask_of(&llc_masks, llc), 0, true) : -1;
+	cpu = scx_topo_nr_online_cpus > 1
+		  ? scx_pick_idle_in(p, scx_llc_mask(llc), 0, active_filter())
+		  : -1;
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
@@ -895,7 +789,7 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u32 llc = llc_of_cpu(cpu), node, i;
+	u32 llc = scx_llc_of_cpu(cpu), node, i;
 	u64 now = scx_now(), first;
 
 	refresh_active();
@@ -933,19 +827,19 @@ void BPF_STRUCT_OPS(lavd_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(STAT_DISPATCH_LOCAL);
 		return;
 	}
-	if (nr_llcs <= 1)
+	if (scx_topo_nr_llcs <= 1)
 		return;
-	node = node_of_llc(llc);
+	node = scx_node_of_llc(llc);
 	bpf_for(i, 0, 2)
 	{
 		bool near = i == 0;
 		u32 j;
 
-		bpf_for(j, 1, nr_llcs)
+		bpf_for(j, 1, scx_topo_nr_llcs)
 		{
-			u32 l = (llc + j) % nr_llcs;
+			u32 l = (llc + j) % scx_topo_nr_llcs;
 
-			if ((node_of_llc(l) == node) != near)
+			if ((scx_node_of_llc(l) == node) != near)
 				continue;
 			if (scx_dsq_move_to_local(l)) {
 				stat_inc(STAT_STEAL);
@@ -1007,7 +901,7 @@ void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->last_run_at = now;
-	set_llc(tctx, llc_of_cpu(cpu));
+	set_llc(tctx, scx_llc_of_cpu(cpu));
 	advance_front(tctx, tctx->vtime);
 	if (!r)
 		return;
@@ -1090,7 +984,7 @@ void BPF_STRUCT_OPS(lavd_tick, struct task_struct *p)
 void BPF_STRUCT_OPS(lavd_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	u32 llc = llc_of_cpu(scx_bpf_task_cpu(p));
+	u32 llc = scx_llc_of_cpu(scx_bpf_task_cpu(p));
 	struct llc_ctx *lctx;
 
 	if (!tctx)
@@ -1112,41 +1006,29 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lavd_init)
 	u32 i;
 	s32 ret;
 
-	if ((ret = scx_masks_create(&llc_masks, nr_llcs)) ||
-	    (ret = scx_masks_create(&node_masks, MAX_NODES)) ||
-	    (ret = scx_masks_create(&core_masks, nr_cores)) ||
-	    (ret = scx_masks_create(&active_mask, 1)))
-		return ret;
-	ret = scx_scratch_masks_create(&scratch_mask, nr_cpu_ids);
-	if (ret)
+	if ((ret = scx_topo_init()) || (ret = scx_masks_create(&active_mask, 1)))
 		return ret;
 
+	/* Until user space decides, every CPU of an LLC is active. */
 	bpf_rcu_read_lock();
-	bpf_for(i, 0, nr_cpu_ids)
+	bpf_for(i, 0, scx_topo_nr_cpu_ids)
 	{
-		u32 llc = llc_of_cpu(i);
-
-		if (llc >= MAX_LLCS)
-			continue;
-		scx_mask_set_cpu(&llc_masks, llc, i);
-		scx_mask_set_cpu(&node_masks, node_of_llc(llc), i);
-		scx_mask_set_cpu(&core_masks, core_of_cpu(i), i);
-		/* Until user space decides, every CPU is active. */
-		scx_mask_set_cpu(&active_mask, 0, i);
+		if (scx_llc_of_cpu(i) < MAX_LLCS)
+			scx_mask_set_cpu(&active_mask, 0, i);
 	}
 	bpf_rcu_read_unlock();
 
-	bpf_for(i, 0, nr_llcs)
+	bpf_for(i, 0, scx_topo_nr_llcs)
 	{
-		ret = scx_bpf_create_dsq(i, node_of_llc(i));
+		ret = scx_bpf_create_dsq(i, scx_node_of_llc(i));
 		if (ret) {
 			scx_bpf_error("creating the queue of LLC %u failed: %d", i, ret);
 			return ret;
 		}
 	}
-	bpf_for(i, 0, nr_cpu_ids)
+	bpf_for(i, 0, scx_topo_nr_cpu_ids)
 	{
-		ret = scx_bpf_create_dsq(pinned_dsq(i), node_of_llc(llc_of_cpu(i)));
+		ret = scx_bpf_create_dsq(pinned_dsq(i), scx_node_of_llc(scx_llc_of_cpu(i)));
 		if (ret) {
 			scx_bpf_error("creating the pinned queue of CPU %u failed: %d", i, ret);
 			return ret;

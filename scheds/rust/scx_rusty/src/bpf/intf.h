@@ -14,7 +14,6 @@ enum rusty_consts {
 	MAX_CPUS = 512,
 	MAX_CPU_WORDS = MAX_CPUS / 64,
 	MAX_DOMS = 64,
-	MAX_CORES = 512,
 	/* --track-comm: at most this many names, each shorter than RUSTY_COMM_LEN (NUL included) */
 	MAX_TRACK_COMMS = 4,
 	RUSTY_COMM_LEN = 16,

@@ -68,7 +68,7 @@
  * after each of their updates.
  */
 #include <scx/common.bpf.h>
-#include <scx/masks.bpf.h>
+#include <scx/llc_topo.bpf.h>
 #include <scx/counters.bpf.h>
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
@@ -78,10 +78,16 @@
 
 char _license[] SEC("license") = "GPL";
 
-/* Filled by user space from scx_topology before load. */
-const volatile u32 nr_doms = 1;
-const volatile u32 nr_cpu_ids = 1;
-const volatile u32 nr_cores = 1;
+/*
+ * A domain is an LLC: domain d is LLC d of scx/llc_topo.bpf.h's tables, which user space fills
+ * from scx_topology before load (MAX_DOMS is the tables' SCX_TOPO_NO_LLC).
+ */
+_Static_assert(MAX_DOMS == SCX_TOPO_MAX_LLCS && MAX_CPUS == SCX_TOPO_MAX_CPUS,
+	       "intf.h's limits are scx/llc_topo.bpf.h's");
+_Static_assert(STAT_IDLE_CORE - STAT_IDLE_PREV == SCX_IDLE_CORE &&
+		   STAT_IDLE_LLC - STAT_IDLE_PREV == SCX_IDLE_LLC &&
+		   STAT_IDLE_NODE - STAT_IDLE_PREV == SCX_IDLE_NODE,
+	       "the idle counters follow enum scx_idle_where");
 /* The slice when nobody waits (the longest one). */
 const volatile u64 slice_ns = 20ULL * 1000 * 1000;
 /* Under contention: this latency divided among the waiting tasks, but never below min_slice_ns. */
@@ -92,26 +98,11 @@ const volatile bool preempt_enabled = true;
 const volatile u64 preempt_min_run_ns = 1000ULL * 1000;
 /* The kernel's SCX_ENQ_PREEMPT, from its BTF (0: this kernel has none; no preemption). */
 const volatile u64 enq_preempt_flag;
-/* Per CPU: its domain (MAX_DOMS when offline or unused), core index and node. */
-const volatile u32 cpu_dom[MAX_CPUS];
-const volatile u32 cpu_core[MAX_CPUS];
-const volatile u32 dom_node[MAX_DOMS];
-/* The CPUs of domain d are dom_cpus[dom_cpu_start[d] .. dom_cpu_start[d] + dom_nr_cpus[d]]. */
-const volatile u32 dom_cpus[MAX_CPUS];
-const volatile u32 dom_cpu_start[MAX_DOMS];
-const volatile u32 dom_nr_cpus[MAX_DOMS];
 /* --track-comm: NUL-padded names, the first nr_track_comms used. */
 const volatile u32 nr_track_comms = 0;
 const volatile char track_comms[MAX_TRACK_COMMS][RUSTY_COMM_LEN];
 
 SCX_UEI_DEFINE();
-
-SCX_MASK_ARRAY(dom_masks, MAX_DOMS);
-SCX_MASK_ARRAY(node_masks, MAX_DOMS);
-SCX_MASK_ARRAY(core_masks, MAX_CORES);
-
-/* A per-CPU scratch mask for "this level's CPUs that the task may use". */
-SCX_SCRATCH_MASK(scratch_mask);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -203,38 +194,6 @@ struct {
 static void stat_inc(u32 idx)
 {
 	scx_counter_inc(&stats, idx);
-}
-
-/*
- * Table lookups with the bounds check pinned next to the access for the verifier. Out-of-range
- * CPUs map to MAX_DOMS ("no domain"), and out-of-range domains to node 0 / core 0.
- */
-static u32 dom_of_cpu(s32 cpu)
-{
-	u32 c = cpu;
-
-	barrier_var(c);
-	if (c >= MAX_CPUS)
-		return MAX_DOMS;
-	return cpu_dom[c];
-}
-
-static u32 core_of_cpu(s32 cpu)
-{
-	u32 c = cpu;
-
-	barrier_var(c);
-	if (c >= MAX_CPUS)
-		return 0;
-	return cpu_core[c];
-}
-
-static u32 node_of_dom(u32 dom)
-{
-	barrier_var(dom);
-	if (dom >= MAX_DOMS)
-		return 0;
-	return dom_node[dom];
 }
 
 static struct dom_ctx *dom_ctx(u32 dom)
@@ -422,15 +381,9 @@ static u64 dom_slice(u32 dom)
 
 	if (dom >= MAX_DOMS || !queued)
 		return slice_ns;
-	nr_cpus = dom_nr_cpus[dom] ?: 1;
+	nr_cpus = scx_llc_nr_cpus(dom);
 	slice = target_latency_ns * nr_cpus / (nr_cpus + queued);
 	return scx_max(scx_min(slice, slice_ns), min_slice_ns);
-}
-
-/* Whether @p may run on some CPU of @dom. */
-static bool dom_allows(struct task_struct *p, u32 dom)
-{
-	return scx_mask_allows(&dom_masks, dom, nr_doms, p);
 }
 
 /* Apply a move the balancer asked for, if @p may run in the new domain. */
@@ -441,7 +394,7 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 	to = bpf_map_lookup_elem(&migrations, &pid);
 	if (!to)
 		return;
-	if (*to != tctx->dom && dom_allows(p, *to)) {
+	if (*to != tctx->dom && scx_llc_allows(p, *to)) {
 		set_dom(tctx, *to);
 		stat_inc(STAT_MIGRATED);
 	}
@@ -498,19 +451,15 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 p
 	s32 best = -1, cands[3];
 	u64 best_deadline = 0;
 	bool later = false;
-	u32 start, n, i;
 	s32 waker_cpu;
+	u32 i;
 
 	if (!preemption_possible() || dom >= MAX_DOMS)
 		return -1;
 	waker_cpu = scx_task_waker_cpu();
-	start = dom_cpu_start[dom];
-	n = dom_nr_cpus[dom];
-	if (!n || start >= MAX_CPUS)
-		return -1;
-	cands[0] = dom_of_cpu(prev_cpu) == dom ? prev_cpu : -1;
-	cands[1] = dom_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
-	cands[2] = dom_cpus[(start + bpf_get_prandom_u32() % n) & (MAX_CPUS - 1)];
+	cands[0] = scx_llc_of_cpu(prev_cpu) == dom ? prev_cpu : -1;
+	cands[1] = scx_llc_random_cpu(dom);
+	cands[2] = scx_llc_random_cpu(dom);
 	for (i = 0; i < 3; i++) {
 		s32 cpu = cands[i];
 		struct cpu_run *r;
@@ -537,22 +486,10 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 p
 	return best;
 }
 
-/* An idle CPU among @level's CPUs that @p may use, or -1. */
-static s32 pick_idle_in(struct task_struct *p, struct bpf_cpumask *level, u64 flags)
-{
-	struct bpf_cpumask *tmp = scx_mask_of(&scratch_mask, 0);
-
-	if (!tmp || !level)
-		return -1;
-	bpf_cpumask_and(tmp, cast_mask(level), p->cpus_ptr);
-	return scx_bpf_pick_idle_cpu(cast_mask(tmp), flags);
-}
-
 s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	u32 dom = dom_of_cpu(prev_cpu);
-	bool prev_home;
+	u32 dom = scx_llc_of_cpu(prev_cpu), where;
 	s32 cpu;
 
 	if (tctx) {
@@ -560,36 +497,10 @@ s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 		if (tctx->dom < MAX_DOMS)
 			dom = tctx->dom;
 	}
-	prev_home = dom_of_cpu(prev_cpu) == dom;
-	if (prev_home && bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
-	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		stat_inc(STAT_IDLE_PREV);
-		cpu = prev_cpu;
-		goto found;
-	}
-	if (dom >= MAX_DOMS || p->nr_cpus_allowed == 1)
-		return prev_cpu;
-	if (prev_home) {
-		cpu = pick_idle_in(p, scx_mask_of(&core_masks, core_of_cpu(prev_cpu)), 0);
-		if (cpu >= 0) {
-			stat_inc(STAT_IDLE_CORE);
-			goto found;
-		}
-	}
-	cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), SCX_PICK_IDLE_CORE);
+	cpu = scx_pick_idle_near(p, prev_cpu, dom, NULL, &where);
 	if (cpu < 0)
-		cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), 0);
-	if (cpu >= 0) {
-		stat_inc(STAT_IDLE_LLC);
-		goto found;
-	}
-	cpu = pick_idle_in(p, scx_mask_of(&node_masks, node_of_dom(dom)), 0);
-	if (cpu >= 0) {
-		stat_inc(STAT_IDLE_NODE);
-		goto found;
-	}
-	return prev_cpu;
-found:
+		return prev_cpu;
+	stat_inc(STAT_IDLE_PREV + where);
 	if (tctx) {
 		place_vruntime(tctx, true, -1);
 		tctx->deadline = task_deadline(p, tctx, scx_now());
@@ -612,7 +523,7 @@ found:
 static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags,
 			   u64 now)
 {
-	u32 dom = dom_of_cpu(cpu);
+	u32 dom = scx_llc_of_cpu(cpu);
 
 	stat_inc(STAT_PINNED);
 	if (!tctx || dom >= MAX_DOMS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
@@ -662,8 +573,8 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 	 * CPU the kernel moved it to. Queued there, no CPU of the domain could take it, and
 	 * the others steal only when idle: under load it would wait until the watchdog fired.
 	 */
-	if (tctx->dom >= MAX_DOMS || !dom_allows(p, tctx->dom))
-		set_dom(tctx, dom_of_cpu(prev_cpu));
+	if (tctx->dom >= MAX_DOMS || !scx_llc_allows(p, tctx->dom))
+		set_dom(tctx, scx_llc_of_cpu(prev_cpu));
 	dom = tctx->dom;
 	if (dom >= MAX_DOMS) {
 		enqueue_pinned(p, NULL, prev_cpu, enq_flags, now);
@@ -678,7 +589,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 	 * a remote local DSQ wakes that CPU, with no kick needed (scx_bpf_kick_cpu is not callable
 	 * on Debian's 7.1 and 7.2 kernels, whose BTF lacks its _impl twin).
 	 */
-	cpu = pick_idle_in(p, scx_mask_of(&dom_masks, dom), 0);
+	cpu = scx_pick_idle_in(p, scx_llc_mask(dom), 0, NULL);
 	if (cpu >= 0) {
 		stat_inc(STAT_IDLE_LLC);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns), enq_flags);
@@ -699,7 +610,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u32 dom = dom_of_cpu(cpu), node, i;
+	u32 dom = scx_llc_of_cpu(cpu), node, i;
 
 	if (dom >= MAX_DOMS)
 		return;
@@ -715,19 +626,20 @@ void BPF_STRUCT_OPS(rusty_dispatch, s32 cpu, struct task_struct *prev)
 	 * Steal: domains of this node before remote ones, and within each, the domains the tuner
 	 * found overloaded before the others (they are the ones whose tasks wait longest).
 	 */
-	if (nr_doms <= 1)
+	if (scx_topo_nr_llcs <= 1)
 		return;
-	node = node_of_dom(dom);
+	node = scx_node_of_llc(dom);
 	bpf_for(i, 0, 4)
 	{
 		bool local = i < 2, busy_only = !(i & 1);
 		u32 j;
 
-		bpf_for(j, 1, nr_doms)
+		bpf_for(j, 1, scx_topo_nr_llcs)
 		{
-			u32 d = (dom + j) % nr_doms;
+			u32 d = (dom + j) % scx_topo_nr_llcs;
 
-			if ((node_of_dom(d) == node) != local || (busy_only && !dom_overloaded(d)))
+			if ((scx_node_of_llc(d) == node) != local ||
+			    (busy_only && !dom_overloaded(d)))
 				continue;
 			if (scx_dsq_move_to_local(d)) {
 				stat_inc(local ? STAT_STEAL_NODE : STAT_STEAL_REMOTE);
@@ -752,9 +664,9 @@ static void publish_load(struct task_struct *p, struct task_ctx *tctx, u64 now)
 	tl.dom = tctx->dom;
 	tl.nr_cpus_allowed = p->nr_cpus_allowed;
 	tl.at = now;
-	bpf_for(d, 0, nr_doms)
+	bpf_for(d, 0, scx_topo_nr_llcs)
 	{
-		if (d < 64 && dom_allows(p, d))
+		if (d < 64 && scx_llc_allows(p, d))
 			tl.dom_allowed |= 1ULL << d;
 	}
 	bpf_map_update_elem(&task_loads, &pid, &tl, BPF_ANY);
@@ -787,7 +699,7 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = bpf_get_smp_processor_id();
-	u32 dom = dom_of_cpu(cpu);
+	u32 dom = scx_llc_of_cpu(cpu);
 	struct cpu_run *r = cpu_run(cpu);
 	u64 now = scx_now();
 
@@ -867,7 +779,7 @@ void BPF_STRUCT_OPS(rusty_tick, struct task_struct *p)
 	u64 now = scx_now(), slice;
 
 	/* Waiters arrived since this run started: shorten it to the contended slice. */
-	slice = weighted_slice(p, dom_slice(dom_of_cpu(cpu)));
+	slice = weighted_slice(p, dom_slice(scx_llc_of_cpu(cpu)));
 	if (p->scx.slice > slice)
 		scx_task_set_slice(p, slice);
 	if (!t)
@@ -902,7 +814,7 @@ void BPF_STRUCT_OPS(rusty_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	struct dom_ctx *dctx;
-	u32 dom = dom_of_cpu(scx_bpf_task_cpu(p));
+	u32 dom = scx_llc_of_cpu(scx_bpf_task_cpu(p));
 
 	if (!tctx)
 		return;
@@ -923,30 +835,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(rusty_init)
 	u32 i;
 	s32 ret;
 
-	if ((ret = scx_masks_create(&dom_masks, nr_doms)) ||
-	    (ret = scx_masks_create(&node_masks, MAX_DOMS)) ||
-	    (ret = scx_masks_create(&core_masks, nr_cores)))
-		return ret;
-	ret = scx_scratch_masks_create(&scratch_mask, nr_cpu_ids);
+	ret = scx_topo_init();
 	if (ret)
 		return ret;
-
-	bpf_rcu_read_lock();
-	bpf_for(i, 0, nr_cpu_ids)
+	bpf_for(i, 0, scx_topo_nr_llcs)
 	{
-		u32 dom = dom_of_cpu(i);
-
-		if (dom >= MAX_DOMS)
-			continue;
-		scx_mask_set_cpu(&dom_masks, dom, i);
-		scx_mask_set_cpu(&node_masks, node_of_dom(dom), i);
-		scx_mask_set_cpu(&core_masks, core_of_cpu(i), i);
-	}
-	bpf_rcu_read_unlock();
-
-	bpf_for(i, 0, nr_doms)
-	{
-		ret = scx_bpf_create_dsq(i, node_of_dom(i));
+		ret = scx_bpf_create_dsq(i, scx_node_of_llc(i));
 		if (ret) {
 			scx_bpf_error("creating the queue of domain %u failed: %d", i, ret);
 			return ret;
