@@ -149,8 +149,19 @@ kill -KILL $rl
 if wait_state disabled 10; then pass sigkill; else fail sigkill "state $(sched_state) after 10 s"; fi
 
 if [ $failures -gt 0 ]; then
-	echo "---- scheduler log ----"
-	grep -v '^ *$' /tmp/rl.log | head -n 150
-	dmesg | grep -i sched_ext | tail -n 20
+	# The log's start (attach), the kernel's debug dump and the exit report, and what the
+	# kernel said about sched_ext and RCU: an RCU stall report names the stalled CPUs, the
+	# tasks blocking the grace period or the starved grace-period kthread; sched_ext's own
+	# message ("RCU CPU stall on CPUs ()") names only CPUs.
+	echo "---- scheduler log: the start, then from the kernel's debug dump (or the last 40 lines) ----"
+	grep -v '^ *$' /tmp/rl.log | head -n 30
+	echo "..."
+	if grep -q 'debug dump from the kernel' /tmp/rl.log; then
+		sed -n '/debug dump from the kernel/,$p' /tmp/rl.log | grep -v '^ *$' | head -n 250
+	else
+		grep -v '^ *$' /tmp/rl.log | tail -n 40
+	fi
+	echo "---- dmesg: sched_ext and RCU ----"
+	dmesg | grep -iE -A12 'sched_ext|rcu' | tail -n 80
 fi
 exit $failures
