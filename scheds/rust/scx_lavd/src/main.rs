@@ -3,9 +3,9 @@
 //!
 //! The policy (criticality, deadlines, slices, preemption, placement) is in `bpf/main.bpf.c`.
 //! This side turns the topology into the BPF side's tables (`layout.rs`, on scx_utils'
-//! `LlcTables`), loads and attaches
-//! it, and every 100 ms measures utilisation and picks the active core set and frequency policy
-//! for the chosen mode (`compact.rs`), then serves the stats (`stats.rs`).
+//! `LlcTables`), loads and attaches it, and every 100 ms measures utilisation and picks the
+//! active core set and frequency policy for the chosen mode (`compact.rs`), then serves the
+//! stats (`stats.rs`).
 
 scx_utils::include_generated!(mod bpf_skel = "bpf_skel.rs");
 scx_utils::include_generated!(mod bpf_intf = "bpf_intf.rs");
@@ -113,7 +113,6 @@ struct Lavd {
     last_active: Vec<usize>,
     last_compact: bool,
     last_perf_max: bool,
-    nr_online: usize,
 }
 
 /// How often the run loop calls tick: the compaction planner's pace.
@@ -154,7 +153,6 @@ impl Scheduler for Lavd {
         // The kernel's own value for SCX_ENQ_PREEMPT (enum values are not ABI).
         ro.enq_preempt_flag = EnqFlag::Preempt.value_in(&KernelBtf::load()?).unwrap_or(0);
         self.planner = Some(Planner::new(self.opts.mode(), layout.core_order.clone()));
-        self.nr_online = layout.core_order.iter().map(|c| c.cpus.len()).sum();
         self.layout = Some(layout);
         Ok(skel)
     }
@@ -204,7 +202,7 @@ impl Scheduler for Lavd {
             mode: self.opts.mode().name().to_string(),
             policy: d.policy.to_string(),
             active_cpus: d.active.len() as u64,
-            online_cpus: self.nr_online as u64,
+            online_cpus: layout.tables.nr_online_cpus as u64,
             util_pct: (1000.0 * util / planner.capacity().max(1e-9)).round() / 10.0,
             ..Default::default()
         };
@@ -300,7 +298,6 @@ fn main() {
                 last_active: Vec::new(),
                 last_compact: false,
                 last_perf_max: false,
-                nr_online: 0,
             })
         },
     )

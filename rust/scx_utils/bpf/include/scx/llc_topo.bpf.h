@@ -53,6 +53,7 @@ const volatile u32 scx_topo_llc_nr_cpus[SCX_TOPO_MAX_LLCS];
 SCX_MASK_ARRAY(scx_topo_llc_masks, SCX_TOPO_MAX_LLCS);
 SCX_MASK_ARRAY(scx_topo_node_masks, SCX_TOPO_MAX_NODES);
 SCX_MASK_ARRAY(scx_topo_core_masks, SCX_TOPO_MAX_CORES);
+/* A per-CPU scratch mask: scx_pick_idle_in() fills it; a scheduler may use it between calls. */
 SCX_SCRATCH_MASK(scx_topo_scratch);
 
 /*
