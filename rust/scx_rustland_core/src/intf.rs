@@ -49,7 +49,7 @@ pub(crate) struct RlShared {
 }
 
 /// `enum rl_stat`, in order.
-pub(crate) const RL_NR_STATS: usize = 8;
+pub(crate) const RL_NR_STATS: usize = 9;
 
 /// The bytes of a plain `repr(C)` value without padding holes.
 pub(crate) fn as_bytes<T: Copy>(v: &T) -> &[u8] {

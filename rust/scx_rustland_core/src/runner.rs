@@ -80,6 +80,9 @@ pub struct Counters {
     pub sched_self: u64,
     /// Wake-ups run at once on a fast-wake grant ([`DispatchedTask::fast_burst_ns`](crate::DispatchedTask::fast_burst_ns)).
     pub fast_wakes: u64,
+    /// Tasks preempted inside an RCU read-side section, put back on their CPU without a
+    /// round trip (a grace period waits for them).
+    pub rcu_readers: u64,
     /// Decisions that found the decision ring full.
     pub ring_full: u64,
     /// Tasks the policy holds back right now.
@@ -243,6 +246,7 @@ impl<P: Policy> RustLand<P> {
             direct: k[5],
             sched_self: k[6],
             fast_wakes: k[7],
+            rcu_readers: k[8],
             dequeued: r(&u.dequeued),
             scheduled: r(&u.dispatched),
             ring_full: r(&u.ring_full),

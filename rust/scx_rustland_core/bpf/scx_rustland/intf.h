@@ -84,6 +84,7 @@ enum rl_stat {
 	RL_STAT_DIRECT,	   /* dispatched in BPF: idle CPU, per-CPU kthread, one-CPU task */
 	RL_STAT_SCHED,	   /* the user-space scheduler's own threads dispatched first */
 	RL_STAT_FAST,	   /* woken and run at once on a fast-wake grant */
+	RL_STAT_RCU,	   /* preempted inside an RCU read-side section: back on its CPU at once */
 	RL_NR_STATS,
 };
 

@@ -10,8 +10,10 @@
  * could only hurt them: per-CPU kthreads and tasks allowed on one CPU go straight to that CPU's
  * local queue (there is nothing to decide), a waking task that finds an idle CPU goes there
  * when the scheduler asks for it (direct_idle: cheaper than a round trip and what user space
- * would pick anyway), and the threads of the user-space scheduler itself run first, at the head
- * of their CPU's queue and preempting what runs there, because every other task waits on them.
+ * would pick anyway), a task preempted inside an RCU read-side section goes back to its CPU
+ * (every grace period waits for it), and the threads of the user-space scheduler itself run
+ * first, at the head of their CPU's queue and preempting what runs there, because every other
+ * task waits on them.
  *
  * Trade-offs. Each decision costs a ring record, a wake-up of the scheduler thread and a
  * context switch or two: throughput under heavy wake-up load is lower than an in-kernel policy,
@@ -336,6 +338,19 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns,
 			       enq_flags | enq_head_flag |
 				   usersched_preempt_flag(scx_bpf_task_cpu(p)));
+		return;
+	}
+	/*
+	 * A task preempted inside an RCU read-side section holds up every grace period of the
+	 * machine until it runs again. In the policy's queue a light task can wait seconds (a
+	 * nice-19 kthread under the stress mix on 2 CPUs: khugepaged, preempted while copying a
+	 * huge page under rcu_read_lock, got 1 ms every second or two), and after 21 s the kernel
+	 * ejects the scheduler for an RCU stall. So it goes back to its CPU, behind what is queued
+	 * there, as RCU priority boosting would have it; its run is charged at its next enqueue.
+	 */
+	if (!(enq_flags & SCX_ENQ_WAKEUP) && scx_task_blocks_rcu(p)) {
+		scx_counter_inc(&rl_stats, RL_STAT_RCU);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
 	}
 	/*

@@ -79,6 +79,8 @@ scx_utils::scx_stats! {
         counter sched_self: u64,
         /// Wake-ups the BPF side ran at once on a fast-wake grant.
         counter fast_wakes: u64,
+        /// Tasks preempted inside an RCU read-side section, put back on their CPU at once.
+        counter rcu_readers: u64,
         /// Queued tasks whose burst since waking was shorter than the minimum slice.
         counter interactive: u64,
         /// Decisions sent to an idle CPU (previous or other).
@@ -185,6 +187,7 @@ impl Scheduler for Rustland {
             direct: c.direct,
             sched_self: c.sched_self,
             fast_wakes: c.fast_wakes,
+            rcu_readers: c.rcu_readers,
             interactive: self.counters.interactive.load(Ordering::Relaxed),
             to_idle_cpu: self.counters.to_idle_cpu.load(Ordering::Relaxed),
             ring_full: c.ring_full,

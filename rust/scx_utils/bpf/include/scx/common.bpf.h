@@ -127,6 +127,24 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 	return (s64)(a - b) < 0;
 }
 
+/*
+ * Was @p preempted inside an RCU read-side critical section, and is it still in it? With
+ * preemptible RCU such a reader is queued on its rcu_node's list of blocked tasks, and the grace
+ * period (every synchronize_rcu() and call_rcu() of the machine) waits until it runs again and
+ * leaves the section: a policy that makes it wait long (a nice-19 kthread at the back of a
+ * deadline queue) stalls RCU, and the kernel ejects the scheduler after the RCU stall timeout
+ * (21 s on Debian). This reads the flag the kernel sets when it queues the reader, not the
+ * nesting count: a BPF program runs under rcu_read_lock() itself, so in ops.enqueue for a
+ * preempted task (the current task) the count is never 0. Kernels without preemptible RCU have
+ * no such field, and their readers cannot be preempted: false.
+ */
+static __always_inline bool scx_task_blocks_rcu(const struct task_struct *p)
+{
+	if (!bpf_core_field_exists(p->rcu_read_unlock_special))
+		return false;
+	return BPF_CORE_READ(p, rcu_read_unlock_special.b.blocked) != 0;
+}
+
 /* bpf_cpumask and cpumask are the same bits; kfuncs that only read take the latter. */
 static __always_inline const struct cpumask *cast_mask(struct bpf_cpumask *mask)
 {
