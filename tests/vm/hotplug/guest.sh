@@ -47,6 +47,18 @@ flip_cpu1() { # flip_cpu1 0|1 LABEL: set CPU 1's online state, expect a fresh at
 
 stop() { # stop PID: SIGINT, expect status 0 and sched_ext disabled
 	kill -INT "$1" 2>/dev/null
+	# Bounded, so that a loader that hangs shows up as a failure with its log, not as the
+	# guest's timeout with nothing to read (CI of a843fdc: the race case hung once on 6.19).
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		why="$why hung-after-sigint(state=$(sched_state))"
+		dmesg | tail -n 20
+		kill -KILL "$1" 2>/dev/null
+	fi
 	wait "$1"
 	status=$?
 	[ $status = 0 ] || why="$why exit=$status"
@@ -105,7 +117,17 @@ grep -q "asked for a restart (CPU hotplug)" "$log" || why="$why no-restart-reque
 wait_attaches "$log" 2 || why="$why no-second-attach"
 cpus=$(last_attach_cpus "$log")
 [ "$cpus" = 0 ] || why="$why second-attach-over=$cpus"
-echo 1 >/sys/devices/system/cpu/cpu1/online
+echo 1 >/sys/devices/system/cpu/cpu1/online &
+online=$!
+i=0
+while kill -0 $online 2>/dev/null && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 $online 2>/dev/null; then
+	why="$why cpu1-online-hung(state=$(sched_state))"
+	dmesg | tail -n 20
+fi
 wait_attaches "$log" 3 || why="$why no-reattach-after-online"
 stop $pid
 verdict race "$log"
