@@ -763,6 +763,17 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
 		return;
 	}
+	/*
+	 * Preempted inside an RCU read-side section: every grace period of the machine waits for
+	 * it. A light task (khugepaged, nice 19) waited in its layer's queue past the RCU stall
+	 * timeout and the kernel ejected the scheduler (vm-sched-default on 7.3). Back to this
+	 * CPU's queue, as RCU priority boosting would have it (scx_rustland_core does the same).
+	 */
+	if (!(enq_flags & SCX_ENQ_WAKEUP) && cpu_allowed(layer, prev_cpu) &&
+	    scx_task_blocks_rcu(p)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
+		return;
+	}
 	if (place_on_cpu(p, layer, prev_cpu, enq_flags))
 		return;
 	llc = llc_of(prev_cpu);
