@@ -145,11 +145,8 @@ esac
 # --- exec: a root hog execs into "batchy" (a copy of yes) and must stay on the batch CPU.
 sh -c 'end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do :; done; exec batchyes' >/dev/null 2>&1 &
 ex=$!
-i=0
-while [ "$(cat /proc/$ex/comm)" != batchyes ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+comm_is() { [ "$(cat "/proc/$1/comm")" = "$2" ]; }
+wait_for 10 comm_is $ex batchyes
 sleep 1
 eseen=$(cpus_seen 2 $ex)
 comm=$(cat /proc/$ex/comm)

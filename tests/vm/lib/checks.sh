@@ -14,16 +14,28 @@ hog() { while :; do :; done; }
 # sched_state: sched_ext's state (enabled, disabled, ...).
 sched_state() { cat /sys/kernel/sched_ext/state; }
 
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds, for at most SECONDS;
+# true if it did. Every wait in the guest scripts is bounded, so a hang shows up as a failure
+# with a log, not as the guest's timeout with nothing to read.
+wait_for() {
+	_wait_left=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ "$_wait_left" -gt 0 ] || return 1
+		sleep 0.1
+		_wait_left=$((_wait_left - 1))
+	done
+}
+
+# state_is WANT: sched_ext is in state WANT.
+state_is() { [ "$(sched_state)" = "$1" ]; }
+
+# gone PID: the process has exited.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # wait_state WANT [SECONDS]: wait up to SECONDS (default 30) for sched_ext to be in state WANT;
 # true if it got there. bench/guest-lib.sh has the same contract (the benchmark's guest).
-wait_state() {
-	i=0
-	while [ "$(sched_state)" != "$1" ] && [ $i -lt $((${2:-30} * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(sched_state)" = "$1" ]
-}
+wait_state() { wait_for "${2:-30}" state_is "$1"; }
 
 # on_cpu PID: the CPU the task last ran on.
 on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
@@ -112,3 +124,4 @@ check_stress() {
 		tail -n 5 /tmp/stress.log
 	fi
 }
+
