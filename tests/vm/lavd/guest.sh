@@ -9,7 +9,8 @@
 #   light        a nice 19 hog sharing CPU 3 with 4 nice 0 hogs is never off it for over 2 s
 #   starvation   a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
 #                warning, still attached
-# (fairness, light and starvation are in ../lib/checks.sh.)
+#   rcu-readers  tasks preempted inside an RCU read-side section were sent back to their CPU
+# (fairness, light, starvation and rcu-readers are in ../lib/checks.sh.)
 # Prints "LAVD <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
 LAVD=${LAVD:-/usr/bin/scx_lavd}
@@ -157,6 +158,7 @@ check_fairness
 check_light
 
 check_stress
+check_rcu_readers "$LAVD"
 stop
 [ $detach_failed = 0 ] && pass detach "all three runs exited 0"
 echo "---- scx_lavd's messages ----"

@@ -125,3 +125,21 @@ check_stress() {
 	fi
 }
 
+# stat_of LOADER NAME: the running scheduler's counter NAME (total since attach), read from its
+# stats socket by LOADER --monitor --json.
+stat_of() {
+	"$1" --monitor 0.5 --json 2>/dev/null | head -n 1 |
+		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
+}
+
+# check_rcu_readers LOADER: run after check_stress. Tasks preempted inside an RCU read-side
+# section were seen and sent back to their CPU (scx_rcu_reader_preempted): a few a second under
+# the stress mix; 0 would mean the kernel's flag for them is never read as set.
+check_rcu_readers() {
+	rr=$(stat_of "$1" rcu_readers)
+	if [ "${rr:-0}" -gt 0 ]; then
+		pass rcu-readers "rcu_readers=$rr"
+	else
+		fail rcu-readers "no task preempted in an RCU read-side section was seen (rcu_readers=${rr:-none})"
+	fi
+}

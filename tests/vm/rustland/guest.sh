@@ -68,10 +68,7 @@ stillness() {
 }
 
 # stat NAME: the scheduler's counter NAME (total since attach) from its stats socket.
-stat() {
-	"$RL" --monitor 0.5 --json 2>/dev/null | head -n 1 |
-		sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
+stat() { stat_of "$RL" "$1"; }
 
 start_rl() {
 	/vmtest/scx_vmtest guest-exec -- "$RL" "$@" >>/tmp/rl.log 2>&1 &
@@ -164,12 +161,7 @@ else
 	tail -n 20 /tmp/stress.log
 fi
 
-# Readers preempted inside an RCU read-side section went back to their CPU: the kernel's flag
-# for them is read (a few a second under this mix; 0 would mean the field is never seen set).
-rr=$(stat rcu_readers)
-if [ "${rr:-0}" -gt 0 ]; then pass rcu-readers "rcu_readers=$rr"; else
-	fail rcu-readers "no task preempted in an RCU read-side section was seen (rcu_readers=${rr:-none})"
-fi
+check_rcu_readers "$RL"
 
 # --- SIGKILL returns the machine to the default scheduler
 kill -KILL $rl

@@ -7,7 +7,8 @@
 #   light       a nice 19 hog sharing CPU 3 with 4 nice 0 hogs is never off it for over 2 s
 #   starvation  a fork/pipe/switch/futex/cpu stress-ng mix for STRESS_SECS: no stall, no
 #               warning, still attached
-# (fairness, light and starvation are in ../lib/checks.sh.)
+#   rcu-readers tasks preempted inside an RCU read-side section were sent back to their CPU
+# (fairness, light, starvation and rcu-readers are in ../lib/checks.sh.)
 # Prints "RUSTY <check> PASS|FAIL <detail>" lines and exits with the number of failures.
 STRESS_SECS=${STRESS_SECS:-30}
 RUSTY=${RUSTY:-/usr/bin/scx_rusty}
@@ -129,6 +130,7 @@ check_light
 
 # --- starvation: the stress-ng mix.
 check_stress
+check_rcu_readers "$RUSTY"
 
 kill -INT $pid
 wait $pid

@@ -341,14 +341,11 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	/*
-	 * A task preempted inside an RCU read-side section holds up every grace period of the
-	 * machine until it runs again. In the policy's queue a light task can wait seconds (a
-	 * nice-19 kthread under the stress mix on 2 CPUs: khugepaged, preempted while copying a
-	 * huge page under rcu_read_lock, got 1 ms every second or two), and after 21 s the kernel
-	 * ejects the scheduler for an RCU stall. So it goes back to its CPU, behind what is queued
-	 * there, as RCU priority boosting would have it; its run is charged at its next enqueue.
+	 * A preempted RCU reader goes back to its CPU, not to user space's queue: there a nice-19
+	 * kthread got 1 ms every second or two under the stress mix on 2 CPUs, and the kernel
+	 * ejected the scheduler for an RCU stall. Its run is charged at its next enqueue.
 	 */
-	if (!(enq_flags & SCX_ENQ_WAKEUP) && scx_task_blocks_rcu(p)) {
+	if (scx_rcu_reader_preempted(p, enq_flags)) {
 		scx_counter_inc(&rl_stats, RL_STAT_RCU);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;

@@ -89,6 +89,8 @@ scx_utils::scx_stats! {
         counter slice_boost: u64,
         /// Inactive CPUs woken at once because the active ones could not keep up.
         counter expand: u64,
+        /// Tasks preempted inside an RCU read-side section, sent back to their CPU.
+        counter rcu_readers: u64,
     }
 }
 
@@ -107,6 +109,7 @@ impl LavdStats {
         self.preempt = g(bpf_intf::lavd_stat_STAT_PREEMPT);
         self.slice_boost = g(bpf_intf::lavd_stat_STAT_SLICE_BOOST);
         self.expand = g(bpf_intf::lavd_stat_STAT_EXPAND);
+        self.rcu_readers = g(bpf_intf::lavd_stat_STAT_RCU_READER);
     }
 }
 

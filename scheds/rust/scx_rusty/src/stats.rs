@@ -64,6 +64,7 @@ impl Snapshot {
             preempt: c(bpf_intf::rusty_stat_STAT_PREEMPT),
             preempt_declined: c(bpf_intf::rusty_stat_STAT_PREEMPT_DECLINED),
             migrated: c(bpf_intf::rusty_stat_STAT_MIGRATED),
+            rcu_readers: c(bpf_intf::rusty_stat_STAT_RCU_READER),
             dom_load_pct,
             dom_util: Vec::new(),
             dom_balance_load: Vec::new(),
@@ -101,6 +102,8 @@ scx_utils::scx_stats! {
         counter preempt_declined: u64,
         /// Balancer moves that took effect at the task's next enqueue.
         counter migrated: u64,
+        /// Tasks preempted inside an RCU read-side section, sent back to their CPU.
+        counter rcu_readers: u64,
         /// Moves the balancer asked for.
         counter tasks_moved: u64,
         /// Each domain's load as the balancer saw it last (PELT load_avg, infeasible weights capped).

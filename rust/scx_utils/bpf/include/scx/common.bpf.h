@@ -145,6 +145,21 @@ static __always_inline bool scx_task_blocks_rcu(const struct task_struct *p)
 	return BPF_CORE_READ(p, rcu_read_unlock_special.b.blocked) != 0;
 }
 
+/*
+ * The question every ops.enqueue should ask before queueing @p behind others: was it just
+ * preempted inside an RCU read-side section (not woken: a reader cannot sleep), on a CPU it may
+ * still run on? If so, the scheduler should put it back on that CPU's local queue
+ * (SCX_DSQ_LOCAL), as RCU priority boosting would: in a fair queue a light task (khugepaged at
+ * nice 19, preempted while copying a huge page, under the stress mix) can wait seconds per
+ * turn, and the kernel ejected scx_rustland and scx_layered for RCU stalls that way. Its run
+ * is charged as usual when it stops.
+ */
+static __always_inline bool scx_rcu_reader_preempted(const struct task_struct *p, u64 enq_flags)
+{
+	return !(enq_flags & SCX_ENQ_WAKEUP) && scx_task_blocks_rcu(p) &&
+	       bpf_cpumask_test_cpu(scx_bpf_task_cpu(p), p->cpus_ptr);
+}
+
 /* bpf_cpumask and cpumask are the same bits; kfuncs that only read take the latter. */
 static __always_inline const struct cpumask *cast_mask(struct bpf_cpumask *mask)
 {

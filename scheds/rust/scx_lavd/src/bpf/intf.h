@@ -37,6 +37,8 @@ enum lavd_stat {
 	STAT_SLICE_BOOST,
 	/* compaction: no active CPU was free and work piled up, so an inactive CPU was woken */
 	STAT_EXPAND,
+	/* a task preempted inside an RCU read-side section went back to its CPU */
+	STAT_RCU_READER,
 	LAVD_NR_STATS,
 };
 

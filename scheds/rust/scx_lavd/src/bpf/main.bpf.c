@@ -736,6 +736,12 @@ void BPF_STRUCT_OPS(lavd_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
 		return;
 	}
+	/* A preempted RCU reader goes back to its CPU (scx_rcu_reader_preempted says why). */
+	if (scx_rcu_reader_preempted(p, enq_flags)) {
+		stat_inc(STAT_RCU_READER);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, weighted_slice(p, slice_min_ns), enq_flags);
+		return;
+	}
 	/*
 	 * An LLC the task may no longer run in (its affinity changed): the LLC of the CPU the
 	 * kernel moved it to. Queued there, no CPU of the LLC could take it, and the others steal

@@ -414,7 +414,6 @@ static u32 match_layer(struct match_in *in)
 static void set_layer(struct task_ctx *tctx, u32 layer)
 {
 	struct layer_stat *s;
-	struct layer_ctx *lc;
 
 	if (tctx->layer == layer)
 		return;
@@ -764,13 +763,11 @@ void BPF_STRUCT_OPS(layered_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	/*
-	 * Preempted inside an RCU read-side section: every grace period of the machine waits for
-	 * it. A light task (khugepaged, nice 19) waited in its layer's queue past the RCU stall
-	 * timeout and the kernel ejected the scheduler (vm-sched-default on 7.3). Back to this
-	 * CPU's queue, as RCU priority boosting would have it (scx_rustland_core does the same).
+	 * A preempted RCU reader goes back to its CPU, if its layer may run there: khugepaged
+	 * (nice 19) waited in its layer's queue past the RCU stall timeout and the kernel ejected
+	 * the scheduler (vm-sched-default on 7.3).
 	 */
-	if (!(enq_flags & SCX_ENQ_WAKEUP) && cpu_allowed(layer, prev_cpu) &&
-	    scx_task_blocks_rcu(p)) {
+	if (cpu_allowed(layer, prev_cpu) && scx_rcu_reader_preempted(p, enq_flags)) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(p, layer), enq_flags);
 		return;
 	}

@@ -46,6 +46,8 @@ enum rusty_stat {
 	STAT_PREEMPT_DECLINED,
 	/* the user-space balancer's move of a task to another domain took effect */
 	STAT_MIGRATED,
+	/* a task preempted inside an RCU read-side section went back to its CPU */
+	STAT_RCU_READER,
 	RUSTY_NR_STATS,
 };
 

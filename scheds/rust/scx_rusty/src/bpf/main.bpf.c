@@ -442,10 +442,11 @@ static bool preemption_possible(void)
 }
 
 /*
- * The CPU to preempt for @p (deadline @deadline), or -1: among @prev_cpu and two random CPUs
- * of @dom that @p may use, those worth preempting; the latest deadline wins.
+ * The CPU to preempt for @p (its deadline and bursts in @tctx), or -1: among @prev_cpu and two
+ * random CPUs of @dom that @p may use, those worth preempting; the latest deadline wins.
+ * (Five arguments at most: BPF passes no argument on the stack when this is not inlined.)
  */
-static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 prev_cpu, u32 dom,
+static s32 pick_victim(struct task_struct *p, const struct task_ctx *tctx, s32 prev_cpu, u32 dom,
 		       u64 now)
 {
 	s32 best = -1, cands[3];
@@ -465,7 +466,7 @@ static s32 pick_victim(struct task_struct *p, u64 deadline, u64 avg_burst, s32 p
 		struct cpu_run *r;
 
 		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    !worth_preempting(cpu, deadline, avg_burst, now, waker_cpu, &later))
+		    !worth_preempting(cpu, tctx->deadline, tctx->burst.avg, now, waker_cpu, &later))
 			continue;
 		r = cpu_run(cpu);
 		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
@@ -567,6 +568,12 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		enqueue_pinned(p, tctx, prev_cpu, enq_flags, now);
 		return;
 	}
+	/* A preempted RCU reader goes back to its CPU (scx_rcu_reader_preempted says why). */
+	if (scx_rcu_reader_preempted(p, enq_flags)) {
+		stat_inc(STAT_RCU_READER);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, weighted_slice(p, min_slice_ns), enq_flags);
+		return;
+	}
 	apply_migration(p, tctx);
 	/*
 	 * A home domain the task may no longer run in (its affinity changed): the domain of the
@@ -596,7 +603,7 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	if (enq_flags & SCX_ENQ_WAKEUP) {
-		cpu = pick_victim(p, tctx->deadline, tctx->burst.avg, prev_cpu, dom, now);
+		cpu = pick_victim(p, tctx, prev_cpu, dom, now);
 		if (cpu >= 0) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, dom_slice(dom)),
