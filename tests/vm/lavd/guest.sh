@@ -18,21 +18,6 @@ TAG=LAVD
 # shellcheck source=../lib/checks.sh
 . /usr/bin/scx-checks.sh
 
-# cpu_busy SECS: per-CPU busy percent over SECS, "97 99 3 0" (cpu0 first).
-cpu_busy() {
-	grep '^cpu[0-9]' /proc/stat >/tmp/stat.a
-	sleep "$1"
-	grep '^cpu[0-9]' /proc/stat >/tmp/stat.b
-	paste /tmp/stat.a /tmp/stat.b | awk '{
-		n = (NF - 2) / 2; ta = 0; tb = 0
-		for (i = 2; i <= n + 1; i++) ta += $i
-		for (i = n + 3; i <= NF; i++) tb += $i
-		ia = $5 + $6; ib = $(n + 1 + 5) + $(n + 1 + 6)
-		busy = (tb - ta) - (ib - ia)
-		printf "%d ", (tb - ta) ? 100 * busy / (tb - ta) : 0
-	}'
-}
-
 # count_below LIMIT LIST: how many of the numbers in LIST are <= LIMIT.
 count_below() { echo "$2" | tr ' ' '\n' | awk -v l="$1" '$1 != "" && $1 <= l { n++ } END { print n + 0 }'; }
 

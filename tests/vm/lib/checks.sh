@@ -37,6 +37,21 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 # true if it got there. bench/guest-lib.sh has the same contract (the benchmark's guest).
 wait_state() { wait_for "${2:-30}" state_is "$1"; }
 
+# cpu_busy SECS: per-CPU busy percent over SECS, "97 99 3 0" (cpu0 first).
+cpu_busy() {
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.a
+	sleep "$1"
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat.b
+	paste /tmp/stat.a /tmp/stat.b | awk '{
+		n = (NF - 2) / 2; ta = 0; tb = 0
+		for (i = 2; i <= n + 1; i++) ta += $i
+		for (i = n + 3; i <= NF; i++) tb += $i
+		ia = $5 + $6; ib = $(n + 1 + 5) + $(n + 1 + 6)
+		busy = (tb - ta) - (ib - ia)
+		printf "%d ", (tb - ta) ? 100 * busy / (tb - ta) : 0
+	}'
+}
+
 # on_cpu PID: the CPU the task last ran on.
 on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
 
