@@ -67,10 +67,14 @@ impl StatsClient {
         let mut line = serde_json::to_vec(req)?;
         line.push(b'\n');
         let gone = || anyhow!("{} stopped (its stats socket closed)", self.scheduler);
-        self.writer.write_all(&line).map_err(|_| gone())?;
+        // A server that is full answers "too many clients" and hangs up without reading, so
+        // the write can fail while that answer waits to be read: read it either way, and say
+        // the scheduler stopped only when there is no answer.
+        let _ = self.writer.write_all(&line);
         let mut resp = String::new();
-        if self.reader.read_line(&mut resp).map_err(|_| gone())? == 0 {
-            return Err(gone());
+        match self.reader.read_line(&mut resp) {
+            Ok(n) if n > 0 => {}
+            _ => return Err(gone()),
         }
         let v: Value = serde_json::from_str(&resp)
             .with_context(|| format!("{} answered something that is not JSON", self.scheduler))?;

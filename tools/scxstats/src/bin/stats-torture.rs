@@ -15,17 +15,17 @@ fn ask(path: &str, payload: &[u8]) -> Result<Value, String> {
     let mut s = UnixStream::connect(path).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .map_err(|e| e.to_string())?;
-    // The server may hang up in the middle of an oversized request; its reply is still there
-    // to read.
-    if let Err(e) = s.write_all(payload) {
-        if payload.len() <= 4096 {
-            return Err(format!("write: {e}"));
-        }
-    }
+    // The server may hang up without reading all of the request (an oversized one, or any
+    // when it is full and turns the client away); its reply is still there to read.
+    let wrote = s.write_all(payload);
     let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .map_err(|e| format!("read: {e}"))?;
+    let read = BufReader::new(s).read_line(&mut line);
+    match (wrote, read) {
+        (_, Ok(n)) if n > 0 => {}
+        (Err(e), _) => return Err(format!("write: {e}")),
+        (Ok(()), Err(e)) => return Err(format!("read: {e}")),
+        (Ok(()), Ok(_)) => return Err("no reply".to_string()),
+    }
     serde_json::from_str(&line).map_err(|e| format!("bad reply {line:?}: {e}"))
 }
 
@@ -93,17 +93,21 @@ fn main() {
             })
         })
         .collect();
-    let served = threads
+    let results: Vec<Result<bool, String>> = threads
         .into_iter()
         .map(|t| t.join().unwrap_or(Err("panicked".into())))
-        .filter(|r| matches!(r, Ok(true)))
-        .count();
+        .collect();
+    let served = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    let first_error = results.iter().find_map(|r| r.as_ref().err());
     check(
         "64-clients",
         if served == 64 {
             Ok(true)
         } else {
-            Err(format!("{served}/64 served"))
+            Err(format!(
+                "{served}/64 served (first error: {})",
+                first_error.map_or("none", String::as_str)
+            ))
         },
         &mut failures,
     );
