@@ -78,9 +78,9 @@ verdict() { # verdict NAME LOG
 # offline while a BPF task-storage map of a scheduler that had just exited was being freed
 # deadlocked the guest (sysrq-w: cpuhp/1 waiting in sched_cpu_wait_empty, rcu_tasks_trace in
 # cpus_read_lock, kworkers in bpf_local_storage_map_free waiting for an RCU Tasks Trace
-# barrier; the CI of a843fdc and 3 of 6 runs by hand, always here, after scx_rusty). A kernel bug, not
-# a loader's, and the free is not observable from here: it is queued some time after the
-# loader exits. scx_stall and scx_simple have no task storage, so every CPU going offline in
+# barrier; the CI of a843fdc and 3 of 6 runs by hand, always here, after scx_rusty). A kernel
+# bug, not a loader's, and the free is not observable from here: it is queued some time after
+# the loader exits. scx_stall and scx_simple have no task storage, so every CPU going offline in
 # this script now comes before the first scheduler that has (list those last).
 log=/tmp/race.log
 why=
