@@ -3,6 +3,7 @@
 pub(crate) const RL_MAX_CPUS: usize = 512;
 pub(crate) const RL_TASK_WAKEUP: u64 = 1;
 pub(crate) const RL_TASK_FAST: u64 = 2;
+pub(crate) const RL_TASK_IRQ_WAKE: u64 = 4;
 pub(crate) const RL_CPU_ANY: i32 = -1;
 pub(crate) const RL_DECISION_PREEMPT: u64 = 1;
 
@@ -124,6 +125,7 @@ mod tests {
         assert!(crate::BPF_INTF.contains("#define RL_CPU_ANY (-1)"));
         assert!(crate::BPF_INTF.contains("#define RL_TASK_WAKEUP (1ULL << 0)"));
         assert!(crate::BPF_INTF.contains("#define RL_TASK_FAST (1ULL << 1)"));
+        assert!(crate::BPF_INTF.contains("#define RL_TASK_IRQ_WAKE (1ULL << 2)"));
         assert!(crate::BPF_INTF.contains("#define RL_DECISION_PREEMPT (1ULL << 0)"));
     }
 

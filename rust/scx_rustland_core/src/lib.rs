@@ -4,7 +4,7 @@
 //! - a BPF program, shipped as source ([`BPF_SOURCE`], [`BPF_INTF`]) and compiled into the
 //!   scheduler's own crate by [`RustLandBuilder`] (feature `build`), which moves every task that
 //!   becomes runnable to user space over a `BPF_MAP_TYPE_RINGBUF` and applies the decisions that
-//!   come back over a `BPF_MAP_TYPE_USER_RINGBUF`. Per-CPU kthreads, tasks allowed on one CPU
+//!   come back over a `BPF_MAP_TYPE_USER_RINGBUF`. Per-CPU kthreads
 //!   and (optionally) wake-ups that find an idle CPU are dispatched in BPF, and so is a
 //!   wake-up the policy granted in advance ([`DispatchedTask::fast_burst_ns`]: a fast wake,
 //!   reported afterwards); the scheduler's own threads always run first. If user space stops answering (SIGSTOP, a hang, too slow), the
@@ -167,6 +167,10 @@ pub struct QueuedTask {
     pub seq: u64,
     /// It was woken up (rather than preempted or out of slice).
     pub wakeup: bool,
+    /// An interrupt (a timer, a device) woke it, not another task: the kind of wake-up fast
+    /// wakes are for ([`DispatchedTask::fast_burst_ns`]). A task woken by another task is part
+    /// of a chain that hands the CPU over by itself.
+    pub irq_wake: bool,
     /// Its sched_ext weight (100 for nice 0).
     pub weight: u64,
     /// CPU time since its previous enqueue, in ns.
@@ -208,6 +212,7 @@ impl QueuedTask {
             cpu: r.cpu,
             seq: r.seq,
             wakeup: r.flags & intf::RL_TASK_WAKEUP != 0,
+            irq_wake: r.flags & intf::RL_TASK_IRQ_WAKE != 0,
             weight: r.weight,
             runtime_ns: r.runtime_ns,
             exec_runtime_ns: r.exec_runtime_ns,
@@ -236,7 +241,8 @@ pub struct DispatchedTask {
     pub vtime: u64,
     /// Its order among [`CPU_ANY`] decisions (smaller runs first).
     pub deadline: u64,
-    /// Preempt the task running on [`cpu`](Self::cpu) (ignored with [`CPU_ANY`]).
+    /// Preempt the task running on [`cpu`](Self::cpu) (ignored with [`CPU_ANY`]), unless that
+    /// is the scheduling thread or a fast-woken task: then this one goes next.
     pub preempt: bool,
     /// A fast-wake grant for the task's next wake-up (0: none). If a timer or device wakes it
     /// after a burst (CPU time since its previous wake-up) of at most this long, in ns, the

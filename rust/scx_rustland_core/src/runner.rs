@@ -74,7 +74,7 @@ pub struct Counters {
     pub congested: u64,
     /// Decisions dropped because their task had already been dispatched or was gone.
     pub stale: u64,
-    /// Tasks dispatched in BPF by design (idle CPU, per-CPU kthread, one-CPU task).
+    /// Tasks dispatched in BPF by design (idle CPU, per-CPU kthread).
     pub direct: u64,
     /// Dispatches of the scheduler's own threads.
     pub sched_self: u64,

@@ -23,6 +23,12 @@ typedef unsigned long long u64;
  * decision; the decision for this record only sets its vtime and may grant the next fast wake.
  */
 #define RL_TASK_FAST (1ULL << 1)
+/*
+ * rl_task.flags, with RL_TASK_WAKEUP: an interrupt (a timer, a device) woke the task, not
+ * another task. Such a task is what fast wakes are for; one woken by a task is part of a chain
+ * that hands the CPU over by itself.
+ */
+#define RL_TASK_IRQ_WAKE (1ULL << 2)
 
 /* rl_decision.cpu: let the kernel pick (first idle CPU, else the shared vtime queue). */
 #define RL_CPU_ANY (-1)
@@ -81,7 +87,7 @@ enum rl_stat {
 	RL_STAT_FALLBACK,  /* dispatched by the kernel side because user space was late */
 	RL_STAT_CONGESTED, /* could not be queued (ring or pending list full): kernel FIFO */
 	RL_STAT_STALE,	   /* user-space decisions dropped: task already dispatched or gone */
-	RL_STAT_DIRECT,	   /* dispatched in BPF: idle CPU, per-CPU kthread, one-CPU task */
+	RL_STAT_DIRECT,	   /* dispatched in BPF: idle CPU, per-CPU kthread */
 	RL_STAT_SCHED,	   /* the user-space scheduler's own threads dispatched first */
 	RL_STAT_FAST,	   /* woken and run at once on a fast-wake grant */
 	RL_STAT_RCU,	   /* preempted inside an RCU read-side section: back on its CPU at once */

@@ -7,8 +7,8 @@
  * described in a record on the "queued" ring buffer and left in BPF custody; user space answers
  * on the "dispatched" user ring buffer with a CPU (or "any"), a slice and a vtime, and
  * ops.dispatch applies the answers. A handful of tasks never make the round trip because it
- * could only hurt them: per-CPU kthreads and tasks allowed on one CPU go straight to that CPU's
- * local queue (there is nothing to decide), a waking task that finds an idle CPU goes there
+ * could only hurt them: per-CPU kthreads go straight to their CPU's local queue (kernel
+ * housekeeping, first come first served), a waking task that finds an idle CPU goes there
  * when the scheduler asks for it (direct_idle: cheaper than a round trip and what user space
  * would pick anyway), a task preempted inside an RCU read-side section goes back to its CPU
  * (every grace period waits for it), and the threads of the user-space scheduler itself run
@@ -41,7 +41,8 @@
  * runs it on its previous CPU at once, preempting, and sends user space a record of it
  * (RL_TASK_FAST) instead of a request. Only wake-ups by an interrupt (a timer, a device) are
  * fast: one by another task is part of a chain that hands the CPU over by itself. A fast wake
- * never preempts the scheduler thread or a task that woke fast itself (it goes next after them).
+ * never preempts the scheduler thread or a task that woke fast itself (it goes next after them),
+ * and neither does a decision that asks to preempt.
  * The grant is used up by that wake; user space charges the run and renews the grant, or not,
  * in its answer to the record. The policy thus stays in user space (who gets a grant, for
  * which bursts), user space sees every wake, and a task never wakes fast twice without user
@@ -351,11 +352,13 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	/*
-	 * Nothing to decide for a task that may run on one CPU only, unless the machine has a
-	 * single CPU: then every task is such a task and the policy has to order them. Per-CPU
-	 * kthreads (ksoftirqd, kworkers of a CPU) always go first-come first-served.
+	 * Per-CPU kthreads (ksoftirqd, kworkers of a CPU) go first-come first-served to their
+	 * CPU. A user task pinned to one CPU still needs the policy: where it runs is fixed, but
+	 * not when. Sent straight to its CPU's queue it waited behind the running task's whole
+	 * slice, never preempting and never granted a fast wake: cyclictest's measuring thread
+	 * (pinned) waited about 20 ms per wake-up on 2 vCPUs under hogs.
 	 */
-	if (p->nr_cpus_allowed == 1 && ((p->flags & PF_KTHREAD) || scx_bpf_nr_cpu_ids() > 1)) {
+	if (p->nr_cpus_allowed == 1 && (p->flags & PF_KTHREAD)) {
 		scx_counter_inc(&rl_stats, RL_STAT_DIRECT);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
@@ -415,10 +418,15 @@ void BPF_STRUCT_OPS(rustland_enqueue, struct task_struct *p, u64 enq_flags)
 			kernel_fifo(p, enq_flags, RL_STAT_CONGESTED);
 		return;
 	}
-	fill_task(msg, p, tctx, rec.seq, (enq_flags & SCX_ENQ_WAKEUP) ? RL_TASK_WAKEUP : 0, delta,
-		  burst, now);
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scx_task_waker_cpu() < 0)
-		urgent_queued = true;
+	fill_task(msg, p, tctx, rec.seq, 0, delta, burst, now);
+	/* The flags after fill_task's CPU loop: branching before it doubled the verifier's work. */
+	if (enq_flags & SCX_ENQ_WAKEUP) {
+		msg->flags = RL_TASK_WAKEUP;
+		if (scx_task_waker_cpu() < 0) {
+			msg->flags |= RL_TASK_IRQ_WAKE;
+			urgent_queued = true;
+		}
+	}
 	if (fast_unannounced) {
 		fast_unannounced = false;
 		bpf_ringbuf_submit(msg, BPF_RB_FORCE_WAKEUP);
@@ -445,7 +453,8 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	struct rl_decision d;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u64 slice;
+	struct cpu_run *r;
+	u64 slice, preempt;
 	s32 cpu;
 
 	/*
@@ -475,6 +484,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	remember(tctx, &d);
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	cpu = d.cpu;
+	preempt = (d.flags & RL_DECISION_PREEMPT) ? enq_preempt_flag : 0;
 	if (!cpu_ok_for(p, cpu)) {
 		/* "Any": an idle CPU the task may use, woken by the insert itself. */
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
@@ -482,9 +492,12 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 			cpu = -1;
 	}
 	scx_counter_inc(&rl_stats, RL_STAT_USER);
+	/* Like a fast wake, a decision never preempts the scheduler thread or a fast task. */
+	r = cpu >= 0 ? cpu_run_of(cpu) : NULL;
+	if (r && r->unpreemptible)
+		preempt = 0;
 	if (cpu >= 0)
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice,
-			       (d.flags & RL_DECISION_PREEMPT) ? enq_preempt_flag : 0);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice, preempt);
 	else
 		scx_dsq_insert_vtime(p, SHARED_DSQ, slice, d.deadline, 0);
 	bpf_task_release(p);

@@ -73,7 +73,7 @@ scx_utils::scx_stats! {
         counter congested: u64,
         /// Decisions dropped because their task had already run or was gone.
         counter stale: u64,
-        /// Tasks dispatched in BPF by design: idle CPU, per-CPU kthread, one-CPU task.
+        /// Tasks dispatched in BPF by design: idle CPU, per-CPU kthread.
         counter direct: u64,
         /// Dispatches of the scheduler's own threads (always first).
         counter sched_self: u64,
@@ -85,6 +85,9 @@ scx_utils::scx_stats! {
         counter interactive: u64,
         /// Decisions sent to an idle CPU (previous or other).
         counter to_idle_cpu: u64,
+        /// Decisions that preempt the task's previous CPU: an interrupt woke it, no CPU was
+        /// idle, and the wake-up would have been fast had its grant been renewed in time.
+        counter preempts: u64,
         /// Decisions that found the decision ring full.
         counter ring_full: u64,
         /// User-space CPU time per decision over the last second, in ns.
@@ -99,6 +102,7 @@ scx_utils::scx_stats! {
 struct PolicyCounters {
     interactive: AtomicU64,
     to_idle_cpu: AtomicU64,
+    preempts: AtomicU64,
 }
 
 /// The policy thread's half: [`Deadline`] plus the calls into scx_rustland_core.
@@ -133,6 +137,10 @@ impl Policy for RustlandPolicy {
             d.cpu = sched.select_cpu(&e.task);
             if d.cpu >= 0 {
                 self.counters.to_idle_cpu.fetch_add(1, Ordering::Relaxed);
+            } else if self.queue.preempts(&e.task, e.vtime) {
+                d.cpu = e.task.cpu;
+                d.preempt = true;
+                self.counters.preempts.fetch_add(1, Ordering::Relaxed);
             }
             // A full ring: the BPF side's safety net runs the task after the task timeout.
             let _ = sched.dispatch(&d);
@@ -190,6 +198,7 @@ impl Scheduler for Rustland {
             rcu_readers: c.rcu_readers,
             interactive: self.counters.interactive.load(Ordering::Relaxed),
             to_idle_cpu: self.counters.to_idle_cpu.load(Ordering::Relaxed),
+            preempts: self.counters.preempts.load(Ordering::Relaxed),
             ring_full: c.ring_full,
             decision_ns: per(c.busy_ns, self.last.busy_ns),
             queue_delay_ns: per(c.queue_delay_ns, self.last.queue_delay_ns),

@@ -22,7 +22,8 @@
 //! tasks within the lead; a lighter one gets at least a minimum slice per lead. These are the rules
 //! of scx_utils' `scx/vtime.bpf.h` (`scx_weighted_slice`, the 8-slice lead of `scx_vtime_place`)
 //! for BPF schedulers, here in user space. Each task is sent to its previous CPU if that CPU is
-//! idle, else to another idle CPU, else to the shared queue ordered by deadline.
+//! idle, else to another idle CPU, else to the shared queue ordered by deadline; but a task an
+//! interrupt woke that qualifies for a fast wake (below) preempts its previous CPU instead.
 //!
 //! Fast wakes: a task that woke after a short burst (at most the fast-wake bound, 5 ms by
 //! default) and whose vruntime is not ahead of the clock (it has used no more than its share)
@@ -154,6 +155,15 @@ impl Deadline {
         }
     }
 
+    /// Whether `task`, dispatched with vruntime `vtime` and finding no idle CPU, should preempt
+    /// its previous CPU: an interrupt woke it and the wake-up would have been fast had its
+    /// grant been renewed in time (the answer to its previous fast record is applied only at a
+    /// CPU's next dispatch, and a pinned task can wait nowhere else). The round trip then ends
+    /// the way a fast wake would have begun.
+    pub fn preempts(&self, task: &QueuedTask, vtime: u64) -> bool {
+        task.irq_wake && self.grant(task, vtime) > 0 && task.may_run_on(task.cpu)
+    }
+
     /// The answer to a task the BPF side ran on a grant: its charged vruntime and next grant.
     pub fn ran_fast(&self, task: &QueuedTask) -> (u64, u64) {
         let vtime = self.charge(task);
@@ -187,6 +197,7 @@ mod tests {
             cpu: 0,
             seq,
             wakeup: true,
+            irq_wake: false,
             weight: 100,
             runtime_ns: runtime,
             exec_runtime_ns: burst,
@@ -282,6 +293,31 @@ mod tests {
         // A heavier task is charged less for the same run.
         fast.weight = 200;
         assert_eq!(p.ran_fast(&fast).0, 100 * MS);
+    }
+
+    #[test]
+    fn only_an_interrupt_wake_that_would_have_been_fast_preempts() {
+        let mut p = Deadline::new(MS, 20 * MS).with_fast_burst(MS);
+        p.clock = 100 * MS;
+        let mut timer = task(2, 2, 90 * MS, 200_000, 200_000);
+        timer.irq_wake = true;
+        assert!(p.preempts(&timer, 90 * MS));
+        // Woken by another task (a chain), or not a wake-up at all: no.
+        let mut chained = timer;
+        chained.irq_wake = false;
+        assert!(!p.preempts(&chained, 90 * MS));
+        let mut requeued = timer;
+        requeued.wakeup = false;
+        assert!(!p.preempts(&requeued, 90 * MS));
+        // A long burst, or ahead of the clock: it waits in deadline order.
+        let mut long = timer;
+        long.burst_ns = 2 * MS;
+        assert!(!p.preempts(&long, 90 * MS));
+        assert!(!p.preempts(&timer, 101 * MS));
+        // Its previous CPU is no longer one it may use: nowhere to preempt.
+        let mut moved = timer;
+        moved.cpumask_lo = 0b10;
+        assert!(!p.preempts(&moved, 90 * MS));
     }
 
     #[test]
