@@ -555,8 +555,13 @@ static void take_over_late(u64 now)
 void BPF_STRUCT_OPS(rustland_dispatch, s32 cpu, struct task_struct *prev)
 {
 	take_over_late(bpf_ktime_get_ns());
+	/*
+	 * No wake-up of writers: user space never waits for room in the ring (a full ring is
+	 * counted, not waited out), and without the flag every drain that applied a decision
+	 * raised a self-interrupt (irq_work) to wake nobody.
+	 */
 	if (scx_bpf_dispatch_nr_slots())
-		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, 0);
+		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, BPF_RB_NO_WAKEUP);
 	if (scx_dsq_move_to_local(FALLBACK_DSQ))
 		return;
 	scx_dsq_move_to_local(SHARED_DSQ);
