@@ -62,18 +62,20 @@ def main(path):
             events.append((comm, pid, int(cpu), float(ts), event, args))
 
     # The measuring thread: the frame task (TRACE_LOAD=frames names it), else the cyclictest
-    # thread that arms the most sleep timers.
+    # thread that arms the most absolute sleep timers (clock_nanosleep with TIMER_ABSTIME).
+    # cyclictest's main thread sleeps too, in relative steps; counting every sleep timer picked
+    # it whenever a scheduler delayed the measuring thread by more than a period or two.
     frame_task = re.search(r'^TRACE-META framepid=(\d+)', text, re.M)
     if frame_task:
         thread = frame_task.group(1)
     else:
         armers = collections.Counter(
-            pid for comm, pid, _, _, ev, args in events
+            (pid, 'mode=ABS' in args) for comm, pid, _, _, ev, args in events
             if ev == 'hrtimer_start' and comm in ('cyclictest', 'latcyclic')
             and 'function=hrtimer_wakeup' in args)
         if not armers:
             sys.exit(f'{path}: no cyclictest timers in the trace')
-        thread = armers.most_common(1)[0][0]
+        thread = max(armers, key=lambda k: (k[1], armers[k]))[0]
 
     armed, late, waits, to_user = {}, [], [], []
     switched_in = None  # when the thread was switched in after its last wake-up
