@@ -4,11 +4,11 @@
 //! - a BPF program, shipped as source ([`BPF_SOURCE`], [`BPF_INTF`]) and compiled into the
 //!   scheduler's own crate by [`RustLandBuilder`] (feature `build`), which moves every task that
 //!   becomes runnable to user space over a `BPF_MAP_TYPE_RINGBUF` and applies the decisions that
-//!   come back over a `BPF_MAP_TYPE_USER_RINGBUF`. Per-CPU kthreads
-//!   and (optionally) wake-ups that find an idle CPU are dispatched in BPF, and so is a
-//!   wake-up the policy granted in advance ([`DispatchedTask::fast_burst_ns`]: a fast wake,
-//!   reported afterwards); the scheduler's own threads always run first. If user space stops answering (SIGSTOP, a hang, too slow), the
-//!   BPF side notices within [`Config::stall_timeout`] and runs the waiting tasks itself from a
+//!   come back over a `BPF_MAP_TYPE_USER_RINGBUF`. Per-CPU kthreads and (optionally) wake-ups
+//!   that find an idle CPU are dispatched in BPF, and so is a wake-up the policy granted in
+//!   advance ([`DispatchedTask::fast_burst_ns`]: a fast wake, reported afterwards); the
+//!   scheduler's own threads always run first. If user space stops answering (SIGSTOP, a
+//!   hang, too slow), the BPF side notices within [`Config::stall_timeout`] and runs the waiting tasks itself from a
 //!   FIFO until user space is back (see the comment at the top of the BPF source).
 //! - this Rust API: a [`Policy`] gets a [`BpfScheduler`] whose [`dequeue_task`](BpfScheduler::dequeue_task)
 //!   yields [`QueuedTask`]s and whose [`dispatch`](BpfScheduler::dispatch) sends

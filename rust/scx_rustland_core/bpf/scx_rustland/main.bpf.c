@@ -219,6 +219,15 @@ static __always_inline u64 usersched_preempt_flag(s32 cpu)
 	return enq_preempt_flag;
 }
 
+/*
+ * The preempt flag for an insert on the CPU @r describes: none while the scheduler thread or a
+ * fast-woken task runs there (the new task then goes next). Fast wakes and decisions alike.
+ */
+static __always_inline u64 preempt_flag_on(const struct cpu_run *r)
+{
+	return r && r->unpreemptible ? 0 : enq_preempt_flag;
+}
+
 static __always_inline bool cpu_ok_for(struct task_struct *p, s32 cpu)
 {
 	if (cpu < 0 || (u32)cpu >= scx_bpf_nr_cpu_ids())
@@ -286,24 +295,21 @@ static __always_inline bool fast_wake(struct task_struct *p, struct task_ctx *tc
 				      u64 delta, u64 burst, u64 now)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 seq, preempt = enq_preempt_flag;
 	struct rl_task *msg;
 	struct cpu_run *r;
+	u64 seq;
 
 	/*
 	 * Only a wake-up by an interrupt (a timer, a device). One by another task is part of a
 	 * chain (a pipe, a futex) whose tasks hand the CPU over by themselves soon: preempting
 	 * there made hackbench 2.6 times slower on one vCPU.
 	 */
-	if (!tctx->fast_burst_ns || burst > tctx->fast_burst_ns || !preempt ||
+	if (!tctx->fast_burst_ns || burst > tctx->fast_burst_ns || !enq_preempt_flag ||
 	    scx_task_waker_cpu() >= 0 || !cpu_ok_for(p, cpu))
 		return false;
 	r = cpu_run_of(cpu);
 	if (!r)
 		return false;
-	/* The scheduler thread or a fast task runs there: go next, without preempting it. */
-	if (r->unpreemptible)
-		preempt = 0;
 	msg = bpf_ringbuf_reserve(&queued, sizeof(*msg), 0);
 	if (!msg)
 		return false;
@@ -321,7 +327,7 @@ static __always_inline bool fast_wake(struct task_struct *p, struct task_ctx *tc
 	r->fast_pid = p->pid;
 	scx_counter_inc(&rl_stats, RL_STAT_FAST);
 	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->fast_slice_ns ?: slice_ns,
-		       enq_flags | preempt);
+		       enq_flags | preempt_flag_on(r));
 	tctx->fast_burst_ns = 0;
 	return true;
 }
@@ -453,8 +459,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	struct rl_decision d;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	struct cpu_run *r;
-	u64 slice, preempt;
+	u64 slice;
 	s32 cpu;
 
 	/*
@@ -484,7 +489,6 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	remember(tctx, &d);
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	cpu = d.cpu;
-	preempt = (d.flags & RL_DECISION_PREEMPT) ? enq_preempt_flag : 0;
 	if (!cpu_ok_for(p, cpu)) {
 		/* "Any": an idle CPU the task may use, woken by the insert itself. */
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
@@ -492,12 +496,10 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 			cpu = -1;
 	}
 	scx_counter_inc(&rl_stats, RL_STAT_USER);
-	/* Like a fast wake, a decision never preempts the scheduler thread or a fast task. */
-	r = cpu >= 0 ? cpu_run_of(cpu) : NULL;
-	if (r && r->unpreemptible)
-		preempt = 0;
 	if (cpu >= 0)
-		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice, preempt);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice,
+			       (d.flags & RL_DECISION_PREEMPT) ? preempt_flag_on(cpu_run_of(cpu))
+							       : 0);
 	else
 		scx_dsq_insert_vtime(p, SHARED_DSQ, slice, d.deadline, 0);
 	bpf_task_release(p);
