@@ -52,6 +52,51 @@ cpu_busy() {
 	}'
 }
 
+# thread_named COMM: the TID of a thread named COMM (any process), or nothing.
+thread_named() {
+	for _t in /proc/[0-9]*/task/[0-9]*; do
+		[ "$(cat "$_t/comm" 2>/dev/null)" = "$1" ] && { echo "${_t##*/}"; return; }
+	done
+}
+
+# trace_waits_start TID, trace_waits_stop BOUND_US: trace one thread's waits from its wake-up
+# (sched_waking) to its run (sched_switch onto it) with tracefs in between; the stop prints
+# "waits=N over=N max_us=N", "over" counting waits longer than BOUND_US. What the run queue
+# delay of /proc/PID/schedstat cannot tell: its sum hides whether a few waits were long.
+TRACEFS=/sys/kernel/tracing
+trace_waits_start() {
+	grep -q " $TRACEFS tracefs" /proc/mounts || mount -t tracefs none $TRACEFS || return 1
+	echo 0 >$TRACEFS/tracing_on
+	echo >$TRACEFS/trace
+	echo 2048 >$TRACEFS/buffer_size_kb
+	echo "pid == $1" >$TRACEFS/events/sched/sched_waking/filter
+	echo "next_pid == $1" >$TRACEFS/events/sched/sched_switch/filter
+	echo 1 >$TRACEFS/events/sched/sched_waking/enable
+	echo 1 >$TRACEFS/events/sched/sched_switch/enable
+	echo 1 >$TRACEFS/tracing_on
+}
+trace_waits_stop() {
+	echo 0 >$TRACEFS/tracing_on
+	for _e in sched_waking sched_switch; do
+		echo 0 >$TRACEFS/events/sched/$_e/enable
+		echo 0 >$TRACEFS/events/sched/$_e/filter
+	done
+	awk -v bound="$1" '
+		{
+			for (i = 1; i < NF; i++)
+				if ($i ~ /^[0-9]+\.[0-9]+:$/) break
+			if (i >= NF) next
+			t = substr($i, 1, length($i) - 1) * 1e6
+			if ($(i + 1) == "sched_waking:") { if (w == "") w = t }
+			else if ($(i + 1) == "sched_switch:" && w != "") {
+				d = t - w; w = ""; n++
+				if (d > bound) over++
+				if (d > max) max = d
+			}
+		}
+		END { printf "waits=%d over=%d max_us=%d\n", n, over, max }' $TRACEFS/trace
+}
+
 # on_cpu PID: the CPU the task last ran on.
 on_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
 

@@ -208,15 +208,30 @@ static volatile bool fast_unannounced;
  * wake-up chain such as hackbench's), and preempting it would cost another round trip through
  * user space for it, which is how heavy wake-up loads would drown in decisions. A timer wake-up
  * (cyclictest, a frame timer) follows no such chain, and waiting for the runner's grace period
- * made it wait up to a whole slice (1 vCPU under hogs: p99 2.6x EEVDF's).
+ * made it wait up to a whole slice (1 vCPU under hogs: p99 2.6x EEVDF's). A runner inside its
+ * grace period keeps the CPU only until the period ends (below).
  */
 static __always_inline u64 usersched_preempt_flag(s32 cpu)
 {
 	struct cpu_run *r = cpu_run_of(cpu);
+	struct task_struct *curr;
+	u64 age;
 
-	if (!urgent_queued && r && bpf_ktime_get_ns() - r->since < PREEMPT_AFTER_NS)
-		return 0;
-	return enq_preempt_flag;
+	if (urgent_queued || !r)
+		return enq_preempt_flag;
+	age = bpf_ktime_get_ns() - r->since;
+	if (age >= PREEMPT_AFTER_NS)
+		return enq_preempt_flag;
+	/*
+	 * The grace period, not the runner's whole slice: a hog that had just started kept the
+	 * thread waiting up to 24 ms (4 vCPUs under hogs), and with it the answers that renew
+	 * fast-wake grants, so a timer-driven task lost its grant and waited too. The kernel checks
+	 * the slice at the tick, so the thread waits at most about one tick past the grace period.
+	 */
+	curr = scx_cpu_curr(cpu);
+	if (curr && curr->scx.slice > PREEMPT_AFTER_NS - age)
+		scx_task_set_slice(curr, PREEMPT_AFTER_NS - age);
+	return 0;
 }
 
 /*
