@@ -60,9 +60,9 @@ thread_named() {
 }
 
 # trace_waits_start TID, trace_waits_stop BOUND_US: trace one thread's waits from its wake-up
-# (sched_waking) to its run (sched_switch onto it) with tracefs in between; the stop prints
-# "waits=N over=N max_us=N", "over" counting waits longer than BOUND_US. What the run queue
-# delay of /proc/PID/schedstat cannot tell: its sum hides whether a few waits were long.
+# (sched_waking) to its run (sched_switch onto it) with tracefs in between; the stop sets
+# TW_WAITS (how many), TW_OVER (how many were longer than BOUND_US) and TW_MAX (µs). What the
+# run queue delay of /proc/PID/schedstat cannot tell: its sum hides whether a few were long.
 TRACEFS=/sys/kernel/tracing
 trace_waits_start() {
 	grep -q " $TRACEFS tracefs" /proc/mounts || mount -t tracefs none $TRACEFS || return 1
@@ -94,7 +94,17 @@ trace_waits_stop() {
 				if (d > max) max = d
 			}
 		}
-		END { printf "waits=%d over=%d max_us=%d\n", n, over, max }' $TRACEFS/trace
+		END { printf "%d %d %d\n", n, over, max }' $TRACEFS/trace >/tmp/trace_waits.out
+	read -r TW_WAITS TW_OVER TW_MAX </tmp/trace_waits.out
+}
+
+# start_hogs N: N CPU hogs in the background, their PIDs in hogs.
+start_hogs() {
+	hogs= _n=$1
+	while [ "$_n" -gt 0 ]; do
+		hog &
+		hogs="$hogs $!" _n=$((_n - 1))
+	done
 }
 
 # on_cpu PID: the CPU the task last ran on.
