@@ -22,7 +22,7 @@
 #               to run traced: at most 1 in 100 over 8 ms (a tick and the 0.5 ms grace period,
 #               with room for the emulator's turns; run with guest time from the instruction
 #               count). Seen on 4 vCPUs: none, longest 4.5-5.5 ms; before the runner's slice was
-#               cut to the grace period 27-63 in about 700, longest 24 ms.
+#               cut to the grace period 27-84 in 594-721, longest 24 ms.
 #   renewal     2 hogs per CPU and the probe at 5 ms periods for 5 s, its waits from wake-up to
 #               run traced: at most 1 in 100 over 4 ms (a tick). Its wake-ups run at once on
 #               fast wakes while the answers that renew its grant come in time. Seen: none over
