@@ -102,11 +102,7 @@ if [ "$ps_idle" -ge 2 ]; then
 else
 	fail compaction "powersave: only $ps_idle of 4 CPUs >= 95 % idle (busy %: $ps_busy)$ps_first"
 fi
-hogs=
-for n in 1 2 3 4; do
-	hog &
-	hogs="$hogs $!"
-done
+start_hogs 4
 sleep 1
 busy=$(cpu_busy 0.5)
 low=$(count_below 79 "$busy")

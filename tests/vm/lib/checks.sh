@@ -143,11 +143,7 @@ check_fairness() {
 # which four nice 0 tasks take 8 s to catch up: under heavier load the kernel's watchdog
 # (30 s) ejects the scheduler, as khugepaged made it do under the stress mix.
 check_light() {
-	hogs=
-	for n in 1 2 3 4; do
-		hog &
-		hogs="$hogs $!"
-	done
+	start_hogs 4
 	hog &
 	l=$!
 	renice -n 19 -p $l >/dev/null

@@ -219,12 +219,8 @@ fi
 
 # --- a task pinned to one CPU still wakes at once beside hogs on that CPU
 if want pinned; then
-	hogs=
-	for n in 1 2; do
-		hog &
-		hogs="$hogs $!"
-		taskset -p 2 $! >/dev/null
-	done
+	start_hogs 2
+	for h in $hogs; do taskset -p 2 "$h" >/dev/null; done
 	sleep 1
 	f0=$(stat fast_wakes) p0=$(stat preempts)
 	probe 6 /tmp/pinned.out &

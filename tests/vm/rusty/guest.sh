@@ -65,11 +65,8 @@ for n in 1 2; do
 	taskset -p 3 $! >/dev/null
 	pinned="$pinned $!"
 done
-free=
-for n in 1 2; do
-	hog &
-	free="$free $!"
-done
+start_hogs 2
+free=$hogs
 sleep 6
 strays=
 for s in 1 2 3 4 5 6 7 8 9 10; do
@@ -89,11 +86,8 @@ hog &
 m=$!
 taskset -p 1 $m >/dev/null
 sleep 1
-free=
-for n in 1 2 3 4 5 6 7 8; do
-	hog &
-	free="$free $!"
-done
+start_hogs 8
+free=$hogs
 sleep 1
 taskset -p c $m >/dev/null
 sleep 1
