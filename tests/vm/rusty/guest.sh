@@ -59,12 +59,9 @@ kill $hogs 2>/dev/null
 wait $hogs 2>/dev/null
 
 # --- pinned: two hogs allowed only in domain 0 (CPUs 0-1) next to two free ones.
-pinned=
-for n in 1 2; do
-	hog &
-	taskset -p 3 $! >/dev/null
-	pinned="$pinned $!"
-done
+start_hogs 2
+pinned=$hogs
+for h in $pinned; do taskset -p 3 "$h" >/dev/null; done
 start_hogs 2
 free=$hogs
 sleep 6
