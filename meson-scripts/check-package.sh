@@ -14,7 +14,7 @@ flags=(--allow-dirty --no-verify --target-dir "$target" --manifest-path "$src/Ca
 crate=$(ls -t "$target"/package/scx_utils-*.crate | head -1)
 contents=$(tar tzf "$crate")
 missing=0
-for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/counters.bpf.h bpf/include/scx/wakefreq.bpf.h bpf/include/scx/waker.bpf.h bpf/include/scx/vtime.bpf.h bpf/include/scx/masks.bpf.h bpf/include/scx/llc_topo.bpf.h bpf/include/scx/user_exit_info.h \
+for h in bpf/include/scx/common.bpf.h bpf/include/scx/compat.bpf.h bpf/include/scx/counters.bpf.h bpf/include/scx/wakefreq.bpf.h bpf/include/scx/waker.bpf.h bpf/include/scx/vtime.bpf.h bpf/include/scx/preempt.bpf.h bpf/include/scx/masks.bpf.h bpf/include/scx/llc_topo.bpf.h bpf/include/scx/user_exit_info.h \
 	bpf/include/scx/user_exit_info.bpf.h bpf/include/scx/loader.h bpf/arch/x86/vmlinux.h; do
 	if grep -qx "scx_utils-[^/]*/$h" <<<"$contents"; then
 		echo "ok: $h"

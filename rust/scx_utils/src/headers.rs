@@ -42,6 +42,10 @@ pub const BPF_HEADERS: &[(&str, &[u8])] = &[
         include_bytes!("../bpf/include/scx/vtime.bpf.h"),
     ),
     (
+        "include/scx/preempt.bpf.h",
+        include_bytes!("../bpf/include/scx/preempt.bpf.h"),
+    ),
+    (
         "include/scx/compat.bpf.h",
         include_bytes!("../bpf/include/scx/compat.bpf.h"),
     ),

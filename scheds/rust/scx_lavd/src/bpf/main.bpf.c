@@ -69,6 +69,7 @@
 #include <scx/counters.bpf.h>
 #include <scx/wakefreq.bpf.h>
 #include <scx/vtime.bpf.h>
+#include <scx/preempt.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -177,12 +178,9 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-/* What each CPU runs, for choosing a preemption victim (read from other CPUs, racily). */
+/* What each CPU runs, for choosing a preemption victim: scx/preempt.bpf.h's record and lavd's. */
 struct cpu_run {
-	u64 deadline;
-	/* when the current run started; 0 when the CPU runs no task of ours */
-	u64 started_at;
-	u64 avg_burst;
+	struct scx_run run;
 	/* the slice the run started with (trimmed by tick): what a preemption cuts short */
 	u64 slice;
 	u32 lc;
@@ -455,8 +453,8 @@ static void place_vtime(struct task_ctx *tctx, bool waking, u64 dsq, s32 cpu)
 	ref = lctx->vtime_now;
 	if (bpf_ksym_exists(scx_bpf_dsq_peek) && (head = scx_bpf_dsq_peek(dsq)))
 		ref = scx_vtime_earlier(ref, head->scx.dsq_vtime);
-	if (cpu >= 0 && (r = cpu_run(cpu)) && r->started_at && r->deadline)
-		ref = scx_vtime_earlier(ref, r->deadline);
+	if (cpu >= 0 && (r = cpu_run(cpu)) && r->run.started_at && r->run.deadline)
+		ref = scx_vtime_earlier(ref, r->run.deadline);
 	tctx->vtime = scx_vtime_place(tctx->vtime, lctx->vtime_now, slice_max_ns, ref,
 				      MAX_LEAD_SLICES * slice_max_ns, waking);
 }
@@ -517,8 +515,8 @@ static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 llc, u64 now)
 	 */
 	advance_front(tctx, vtime);
 	r = cpu_run(cpu);
-	if (r && r->deadline)
-		r->deadline = deadline;
+	if (r && r->run.deadline)
+		r->run.deadline = deadline;
 	return true;
 }
 
@@ -527,78 +525,64 @@ static bool preemption_possible(void)
 	return preempt_enabled && enq_preempt_flag;
 }
 
-/*
- * Whether the task running on @cpu may be preempted by a waking task (@tctx, deadline already
- * computed): it is one of ours and has run a little since it started (unless an interrupt did
- * the wake-up), its deadline is later by more than the slice floor, it is no more
- * latency-critical, its bursts are long and at least four times the wakee's, and it did not do
- * this wake-up itself (a producer is not preempted by its consumer): @waker_cpu is
- * scx_task_waker_cpu(), which the caller reads once per wake-up.
- */
-static bool worth_preempting(s32 cpu, struct task_ctx *tctx, u64 now, s32 waker_cpu)
-{
-	struct cpu_run *r = cpu_run(cpu);
+/* A wake-up looking for a victim: scx/preempt.bpf.h's, and the wakee's latency criticality. */
+struct lavd_wakeup {
+	struct scx_wakeup w;
+	u32 lc;
+};
 
-	if (!r || !r->started_at || !vtime_before(tctx->deadline + slice_min_ns, r->deadline) ||
-	    cpu == waker_cpu)
-		return false;
-	/*
-	 * The grace holds against wake-ups by tasks only: a timer or device wake-up (@waker_cpu
-	 * < 0) starts no wake-up chain, and declined it would wait for the next tick (when slices
-	 * end), milliseconds away.
-	 */
-	if (waker_cpu >= 0 && now - r->started_at < PREEMPT_GRACE_NS)
-		return false;
-	return r->lc <= tctx->lc && r->avg_burst >= preempt_min_run_ns &&
-	       tctx->burst.avg * 4 <= r->avg_burst;
+/* *@lw: the wake-up of @tctx (deadline already computed) at @now. */
+static __always_inline void wakeup_of(struct lavd_wakeup *lw, const struct task_ctx *tctx, u64 now)
+{
+	scx_wakeup_init(&lw->w, tctx->deadline, tctx->burst.avg, now);
+	lw->lc = tctx->lc;
 }
 
 /*
- * The CPU to preempt for @p, or -1: among @prev_cpu and two random CPUs of @llc that @p may
- * use and that are active, those worth preempting; the latest deadline wins. The winner's recorded
- * deadline is reset so that a second waker does not pick the same victim before it has switched.
+ * @cpu's record if the task running there may be preempted by wake-up @lw, else NULL: the
+ * shared test (scx_run_worth: one of ours, not the waker, a deadline later by more than the
+ * slice floor, past PREEMPT_GRACE_NS unless a timer or interrupt did the wake-up, bursts of at
+ * least preempt_min_run_ns and four times the wakee's), and no more latency-critical.
+ */
+static struct cpu_run *worth_preempting(s32 cpu, const struct lavd_wakeup *lw)
+{
+	struct cpu_run *r = cpu_run(cpu);
+
+	if (!r || r->lc > lw->lc ||
+	    !scx_run_worth(&r->run, cpu, &lw->w, slice_min_ns, PREEMPT_GRACE_NS,
+			   preempt_min_run_ns))
+		return NULL;
+	return r;
+}
+
+/* scx_pick_victim's test: not a CPU compaction keeps idle (it would no longer be idle). */
+static struct scx_run *victim_test(s32 cpu, void *ctx)
+{
+	struct cpu_run *r;
+
+	if (!cpu_active(cpu) || !(r = worth_preempting(cpu, ctx)))
+		return NULL;
+	return &r->run;
+}
+
+/*
+ * The CPU to preempt for @p, or -1: scx_pick_victim among @prev_cpu and two random CPUs of
+ * @llc. The winner is claimed, so that a second waker does not pick it before it has switched.
  */
 static s32 pick_victim(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu, u32 llc, u64 now)
 {
-	s32 best = -1, cands[3];
-	u64 best_deadline = 0;
+	struct lavd_wakeup lw;
 	struct cpu_run *r;
-	s32 waker_cpu;
-	u32 i;
+	u64 deadline;
+	s32 cpu;
 
 	if (!preemption_possible())
 		return -1;
-	waker_cpu = scx_task_waker_cpu();
-	cands[0] = scx_llc_of_cpu(prev_cpu) == llc ? prev_cpu : -1;
-	cands[1] = scx_llc_random_cpu(llc);
-	cands[2] = scx_llc_random_cpu(llc);
-	for (i = 0; i < 3; i++) {
-		s32 cpu = cands[i];
-
-		/* Not on a CPU compaction keeps idle: it would no longer be idle. */
-		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || !cpu_active(cpu) ||
-		    !worth_preempting(cpu, tctx, now, waker_cpu))
-			continue;
-		r = cpu_run(cpu);
-		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
-			best = cpu;
-			best_deadline = r->deadline;
-		}
-		/*
-		 * The previous CPU, worth preempting, wins outright: a timer wake-up comes on the
-		 * CPU the task last ran on, so preempting there needs no IPI (and its cache is
-		 * warm). A remote victim costs a reschedule IPI: in a 4-vCPU guest under 8 hogs,
-		 * taking the latest deadline among the three sent one per cyclictest wake-up.
-		 */
-		if (i == 0 && best >= 0)
-			break;
-	}
-	if (best < 0)
+	wakeup_of(&lw, tctx, now);
+	cpu = scx_pick_victim(p, prev_cpu, llc, victim_test, &lw, &deadline);
+	if (cpu < 0 || !(r = cpu_run(cpu)) || !scx_victim_claim(&r->run, deadline))
 		return -1;
-	r = cpu_run(best);
-	if (!r || __sync_val_compare_and_swap(&r->deadline, best_deadline, 0) != best_deadline)
-		return -1;
-	return best;
+	return cpu;
 }
 
 static void preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu, u64 enq_flags)
@@ -663,10 +647,14 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(p, tctx, llc), enq_flags);
 		return;
 	}
-	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible() &&
-	    worth_preempting(cpu, tctx, now, scx_task_waker_cpu())) {
-		preempt_cpu(p, tctx, cpu, enq_flags);
-		return;
+	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
+		struct lavd_wakeup lw;
+
+		wakeup_of(&lw, tctx, now);
+		if (worth_preempting(cpu, &lw)) {
+			preempt_cpu(p, tctx, cpu, enq_flags);
+			return;
+		}
 	}
 	stat_inc(STAT_QUEUED);
 	scx_dsq_insert_vtime(p, pinned_dsq(cpu), task_slice(p, tctx, llc), tctx->deadline,
@@ -911,11 +899,9 @@ void BPF_STRUCT_OPS(lavd_running, struct task_struct *p)
 	advance_front(tctx, tctx->vtime);
 	if (!r)
 		return;
-	r->deadline = tctx->deadline;
-	r->avg_burst = tctx->burst.avg;
 	r->lc = tctx->lc;
 	r->slice = p->scx.slice;
-	r->started_at = now;
+	scx_run_start(&r->run, tctx->deadline, tctx->burst.avg, now);
 	if (bpf_ksym_exists(scx_bpf_cpuperf_set)) {
 		u32 perf = task_perf(tctx, get_ctl());
 
@@ -933,7 +919,7 @@ void BPF_STRUCT_OPS(lavd_stopping, struct task_struct *p, bool runnable)
 	u64 now = scx_now(), ran, given = 0;
 
 	if (r) {
-		r->started_at = 0;
+		scx_run_stop(&r->run);
 		given = r->slice;
 	}
 	if (!tctx)

@@ -73,6 +73,7 @@
 #include <scx/pelt.bpf.h>
 #include <scx/wakefreq.bpf.h>
 #include <scx/vtime.bpf.h>
+#include <scx/preempt.bpf.h>
 #include <scx/own_task.bpf.h>
 #include "intf.h"
 
@@ -135,12 +136,9 @@ struct {
 
 SCX_COUNTERS_DEFINE(stats, RUSTY_NR_STATS);
 
-/* What each CPU runs, for choosing a preemption victim (read from other CPUs, racily). */
+/* What each CPU runs, for choosing a preemption victim: scx/preempt.bpf.h's record and rusty's. */
 struct cpu_run {
-	u64 deadline;
-	/* when the current run started; 0 when the CPU runs no task of ours */
-	u64 started_at;
-	u64 avg_burst;
+	struct scx_run run;
 	/* the task is a thread of scx_rusty's own process (scx/own_task.bpf.h) */
 	bool own;
 };
@@ -328,8 +326,8 @@ static void place_vruntime(struct task_ctx *tctx, bool waking, s32 cpu)
 	ref = dctx->vtime_now;
 	if (bpf_ksym_exists(scx_bpf_dsq_peek) && (head = scx_bpf_dsq_peek(tctx->dom)))
 		ref = scx_vtime_earlier(ref, head->scx.dsq_vtime);
-	if (cpu >= 0 && (r = cpu_run(cpu)) && r->started_at && r->deadline)
-		ref = scx_vtime_earlier(ref, r->deadline);
+	if (cpu >= 0 && (r = cpu_run(cpu)) && r->run.started_at && r->run.deadline)
+		ref = scx_vtime_earlier(ref, r->run.deadline);
 	tctx->vruntime = scx_vtime_place(tctx->vruntime, dctx->vtime_now, slice_ns, ref,
 					 MAX_LEAD_SLICES * slice_ns, waking);
 }
@@ -365,8 +363,8 @@ static bool prev_goes_on(struct task_struct *prev, s32 cpu, u32 dom, u64 now)
 	 */
 	advance_front(tctx, vruntime);
 	r = cpu_run(cpu);
-	if (r && r->deadline)
-		r->deadline = deadline;
+	if (r && r->run.deadline)
+		r->run.deadline = deadline;
 	return true;
 }
 
@@ -402,38 +400,53 @@ static void apply_migration(struct task_struct *p, struct task_ctx *tctx)
 }
 
 /*
- * Whether the task running on @cpu may be preempted for a waking task with deadline @deadline
- * and average burst @avg_burst: it is one of ours, a long runner (bursts averaging at least
- * the minimum run) whose bursts are at least four times the wakee's, its deadline is later by more
- * than the minimum run, and it has run a little (PREEMPT_GRACE_NS) since it last started. Two
- * tasks of alike run lengths (hackbench's, a pipeline's) never preempt each other: one will
- * yield about as soon as a preemption would help. Nor is the task that did the wake-up (a
- * producer is not preempted by its consumer): @waker_cpu is scx_task_waker_cpu(), which the
- * caller reads once per wake-up. A thread of scx_rusty's own process (balancer, run loop, stats
- * server) may be preempted by any wake-up but its own wakee's, after the grace: its passes are
- * short on average but can hold a CPU for milliseconds, and nothing waits on them.
- * *@later is set when the deadline test alone passed (or the victim is our own process).
+ * A wake-up looking for a victim (scx/preempt.bpf.h); @later is set when some runner's deadline
+ * was later (or the runner is our own process) but another test declined it.
+ */
+struct rusty_wakeup {
+	struct scx_wakeup w;
+	bool later;
+};
+
+/* *@rw: the wake-up of @tctx (deadline already computed) at @now. */
+static __always_inline void wakeup_of(struct rusty_wakeup *rw, const struct task_ctx *tctx, u64 now)
+{
+	scx_wakeup_init(&rw->w, tctx->deadline, tctx->burst.avg, now);
+	rw->later = false;
+}
+
+/*
+ * @cpu's record if the task running there may be preempted by wake-up @rw, else NULL: the
+ * shared test (scx_run_worth: one of ours, not the waker, a deadline later by more than the
+ * minimum run, past PREEMPT_GRACE_NS unless a timer or interrupt did the wake-up, bursts of at
+ * least the minimum run and four times the wakee's). Two tasks of alike run lengths
+ * (hackbench's, a pipeline's) never preempt each other. A thread of scx_rusty's own process
+ * (balancer, run loop, stats server) may be preempted by any wake-up but its own wakee's, after
+ * the grace, whatever its deadline and bursts: its passes are short on average but can hold a
+ * CPU for milliseconds, and nothing waits on them.
  */
 #define PREEMPT_GRACE_NS (100ULL * 1000)
 
-static bool worth_preempting(s32 cpu, u64 deadline, u64 avg_burst, u64 now, s32 waker_cpu,
-			     bool *later)
+static struct cpu_run *worth_preempting(s32 cpu, struct rusty_wakeup *rw)
 {
 	struct cpu_run *r = cpu_run(cpu);
 
-	if (!r || !r->started_at || cpu == waker_cpu)
-		return false;
-	if (!r->own && !vtime_before(deadline + preempt_min_run_ns, r->deadline))
-		return false;
-	*later = true;
-	/*
-	 * The grace applies to wake-ups by tasks only. A slice ends at a tick (4 ms apart with
-	 * HZ=250), so declining for the grace makes the wakee wait for that tick: for a timer or
-	 * device wake-up (@waker_cpu < 0), which starts no wake-up chain, that wait was the p99.
-	 */
-	if (waker_cpu >= 0 && now - r->started_at < PREEMPT_GRACE_NS)
-		return false;
-	return r->own || (r->avg_burst >= preempt_min_run_ns && avg_burst * 4 <= r->avg_burst);
+	if (!r || !scx_run_ours(&r->run, cpu, &rw->w) ||
+	    (!r->own && !scx_run_later(&r->run, &rw->w, preempt_min_run_ns)))
+		return NULL;
+	rw->later = true;
+	if (!scx_run_past_grace(&r->run, &rw->w, PREEMPT_GRACE_NS) ||
+	    (!r->own && !scx_run_long(&r->run, &rw->w, preempt_min_run_ns)))
+		return NULL;
+	return r;
+}
+
+/* scx_pick_victim's test. */
+static struct scx_run *victim_test(s32 cpu, void *ctx)
+{
+	struct cpu_run *r = worth_preempting(cpu, ctx);
+
+	return r ? &r->run : NULL;
 }
 
 static bool preemption_possible(void)
@@ -441,50 +454,21 @@ static bool preemption_possible(void)
 	return preempt_enabled && enq_preempt_flag;
 }
 
-/*
- * The CPU to preempt for @p (its deadline and bursts in @tctx), or -1: among @prev_cpu and two
- * random CPUs of @dom that @p may use, those worth preempting; the latest deadline wins.
- * (Five arguments at most: BPF passes no argument on the stack when this is not inlined.)
- */
+/* The CPU to preempt for @p, or -1: scx_pick_victim among @prev_cpu and two random CPUs of @dom. */
 static s32 pick_victim(struct task_struct *p, const struct task_ctx *tctx, s32 prev_cpu, u32 dom,
 		       u64 now)
 {
-	s32 best = -1, cands[3];
-	u64 best_deadline = 0;
-	bool later = false;
-	s32 waker_cpu;
-	u32 i;
+	struct rusty_wakeup rw;
+	u64 deadline;
+	s32 cpu;
 
 	if (!preemption_possible() || dom >= MAX_DOMS)
 		return -1;
-	waker_cpu = scx_task_waker_cpu();
-	cands[0] = scx_llc_of_cpu(prev_cpu) == dom ? prev_cpu : -1;
-	cands[1] = scx_llc_random_cpu(dom);
-	cands[2] = scx_llc_random_cpu(dom);
-	for (i = 0; i < 3; i++) {
-		s32 cpu = cands[i];
-		struct cpu_run *r;
-
-		if (cpu < 0 || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    !worth_preempting(cpu, tctx->deadline, tctx->burst.avg, now, waker_cpu, &later))
-			continue;
-		r = cpu_run(cpu);
-		if (r && (best < 0 || vtime_before(best_deadline, r->deadline))) {
-			best = cpu;
-			best_deadline = r->deadline;
-		}
-		/*
-		 * The previous CPU, worth preempting, wins outright: a timer wake-up comes on the
-		 * CPU the task last ran on, so preempting there needs no IPI (and its cache is
-		 * warm). A remote victim costs a reschedule IPI: in a 4-vCPU guest under 8 hogs,
-		 * taking the latest deadline among the three sent one per cyclictest wake-up.
-		 */
-		if (i == 0 && best >= 0)
-			break;
-	}
-	if (best < 0 && later)
+	wakeup_of(&rw, tctx, now);
+	cpu = scx_pick_victim(p, prev_cpu, dom, victim_test, &rw, &deadline);
+	if (cpu < 0 && rw.later)
 		stat_inc(STAT_PREEMPT_DECLINED);
-	return best;
+	return cpu;
 }
 
 s32 BPF_STRUCT_OPS(rusty_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -542,16 +526,16 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	}
 	/* Its one CPU runs a long runner with a later deadline: take its place (1-CPU machines). */
 	if ((enq_flags & SCX_ENQ_WAKEUP) && preemption_possible()) {
-		bool later = false;
+		struct rusty_wakeup rw;
 
-		if (worth_preempting(cpu, tctx->deadline, tctx->burst.avg, now,
-				     scx_task_waker_cpu(), &later)) {
+		wakeup_of(&rw, tctx, now);
+		if (worth_preempting(cpu, &rw)) {
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, dom_slice(dom)),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
 			return;
 		}
-		if (later)
+		if (rw.later)
 			stat_inc(STAT_PREEMPT_DECLINED);
 	}
 	scx_dsq_insert_vtime(p, dom, weighted_slice(p, dom_slice(dom)), tctx->deadline, enq_flags);
@@ -716,10 +700,8 @@ void BPF_STRUCT_OPS(rusty_running, struct task_struct *p)
 		return;
 	tctx->last_run_at = now;
 	if (r) {
-		r->deadline = tctx->deadline;
-		r->avg_burst = tctx->burst.avg;
 		r->own = scx_is_own_task(p);
-		r->started_at = now;
+		scx_run_start(&r->run, tctx->deadline, tctx->burst.avg, now);
 	}
 	/* Running in another domain (stolen, or pinned there) makes it the task's home. */
 	set_dom(tctx, dom);
@@ -734,7 +716,7 @@ void BPF_STRUCT_OPS(rusty_stopping, struct task_struct *p, bool runnable)
 	u64 now = scx_now(), ran, weighted;
 
 	if (r)
-		r->started_at = 0;
+		scx_run_stop(&r->run);
 	scx_pelt_task_stopping(p, now);
 	publish_pelt(p, now);
 	if (!tctx)
