@@ -65,6 +65,7 @@ impl Snapshot {
             preempt_declined: c(bpf_intf::rusty_stat_STAT_PREEMPT_DECLINED),
             migrated: c(bpf_intf::rusty_stat_STAT_MIGRATED),
             rcu_readers: c(bpf_intf::rusty_stat_STAT_RCU_READER),
+            idle_remote: c(bpf_intf::rusty_stat_STAT_IDLE_REMOTE),
             dom_load_pct,
             dom_util: Vec::new(),
             dom_balance_load: Vec::new(),
@@ -104,6 +105,8 @@ scx_utils::scx_stats! {
         counter migrated: u64,
         /// Tasks preempted inside an RCU read-side section, sent back to their CPU.
         counter rcu_readers: u64,
+        /// Tasks whose domain had a queue and no idle CPU, sent to an idle CPU of another domain.
+        counter idle_remote: u64,
         /// Moves the balancer asked for.
         counter tasks_moved: u64,
         /// Each domain's load as the balancer saw it last (PELT load_avg, infeasible weights capped).

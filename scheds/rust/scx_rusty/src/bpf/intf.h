@@ -48,6 +48,8 @@ enum rusty_stat {
 	STAT_MIGRATED,
 	/* a task preempted inside an RCU read-side section went back to its CPU */
 	STAT_RCU_READER,
+	/* a task whose domain had a queue and no idle CPU went to an idle CPU of another domain */
+	STAT_IDLE_REMOTE,
 	RUSTY_NR_STATS,
 };
 

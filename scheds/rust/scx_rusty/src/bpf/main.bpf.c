@@ -541,6 +541,25 @@ static void enqueue_pinned(struct task_struct *p, struct task_ctx *tctx, s32 cpu
 	scx_dsq_insert_vtime(p, dom, weighted_slice(p, dom_slice(dom)), tctx->deadline, enq_flags);
 }
 
+/* An idle CPU of a domain other than @dom that @p may use (the next domains first), or -1. */
+static s32 pick_idle_elsewhere(struct task_struct *p, u32 dom)
+{
+	u32 j;
+
+	bpf_for(j, 1, scx_topo_nr_llcs)
+	{
+		u32 d = (dom + j) % scx_topo_nr_llcs;
+		s32 cpu;
+
+		if (d >= MAX_DOMS)
+			break;
+		cpu = scx_pick_idle_in(p, scx_llc_mask(d), 0, NULL);
+		if (cpu >= 0)
+			return cpu;
+	}
+	return -1;
+}
+
 void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	s32 prev_cpu = scx_bpf_task_cpu(p), cpu;
@@ -592,6 +611,22 @@ void BPF_STRUCT_OPS(rusty_enqueue, struct task_struct *p, u64 enq_flags)
 			stat_inc(STAT_PREEMPT);
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, dom_slice(dom)),
 				       enq_flags | enq_preempt_flag | SCX_ENQ_HEAD);
+			return;
+		}
+	}
+	/*
+	 * Tasks already wait in the domain: an idle CPU of another domain takes this one now. An
+	 * idle CPU looks at other domains' queues only when something wakes it, and without
+	 * scx_bpf_kick_cpu (Debian 7.1, 7.2) nothing here can: in vm-sched-7.1 a shell waited
+	 * 3.3 s in a full domain while the other one was 25-60 % busy, until the balancer, which
+	 * moves a few tasks a second, caught up. The task's home follows it (rusty_running).
+	 */
+	if (scx_bpf_dsq_nr_queued(dom)) {
+		cpu = pick_idle_elsewhere(p, dom);
+		if (cpu >= 0) {
+			stat_inc(STAT_IDLE_REMOTE);
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, weighted_slice(p, slice_ns),
+				       enq_flags);
 			return;
 		}
 	}
